@@ -1,0 +1,19 @@
+// The entry points each file registers; sdnotify.cc only wires them into the module.
+#pragma once
+
+#include <napi.h>
+
+namespace sdnotify {
+
+// libsystemd.cc
+Napi::Value LibsystemdInfo(const Napi::CallbackInfo& info);
+Napi::Value SdNotify(const Napi::CallbackInfo& info);
+Napi::Value SdPidNotify(const Napi::CallbackInfo& info);
+Napi::Value SdPidNotifyWithFds(const Napi::CallbackInfo& info);
+Napi::Value GetEnv(const Napi::CallbackInfo& info);
+
+// socket.cc
+Napi::Value SendUnix(const Napi::CallbackInfo& info);
+Napi::Value ProbeUnix(const Napi::CallbackInfo& info);
+
+}  // namespace sdnotify

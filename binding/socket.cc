@@ -1,0 +1,147 @@
+// The raw AF_UNIX datagram syscalls the builtin backend needs, which Node core lacks: one
+// non-blocking sendmsg() with SCM_RIGHTS and optional SCM_CREDENTIALS, and a probe that tells
+// whether the receiver's queue has room (for guarding libsystemd's blocking send).
+// Every socket is SOCK_CLOEXEC and closed on every path; results are byte counts or -errno.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "sdnotify.h"
+
+namespace sdnotify {
+namespace {
+
+constexpr size_t kMaxFds = 253;  // SCM_MAX_FD
+
+// A socket that closes itself, so no path can leak it.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);  // never retried on EINTR: Linux has already released the fd
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Fills a sockaddr_un from raw sun_path bytes: "/path" (a NUL is appended) or "\0abstract"
+// (length without padding, as libsystemd does). Returns the address length, or -ENAMETOOLONG /
+// -EINVAL: a path is never truncated.
+int MakeAddress(const std::string& bytes, sockaddr_un* sa) {
+  std::memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  if (bytes.empty()) return -EINVAL;
+  bool abstract = bytes[0] == '\0';
+  size_t room = sizeof(sa->sun_path) - (abstract ? 0 : 1);
+  if (bytes.size() > room) return -ENAMETOOLONG;
+  std::memcpy(sa->sun_path, bytes.data(), bytes.size());
+  return static_cast<int>(offsetof(sockaddr_un, sun_path) + bytes.size() + (abstract ? 0 : 1));
+}
+
+}  // namespace
+
+// sendUnix(address: Buffer, data: Buffer, fds: Int32Array | null, cred: Int32Array | null)
+//   -> bytes sent, or -errno. cred is [pid, uid, gid] for SCM_CREDENTIALS; null sends none.
+Napi::Value SendUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string address, data;
+  std::vector<int> fds, cred;
+  if (!CheckArity(info, 4, "sendUnix") || !GetBytes(info, 0, "address", &address) ||
+      !GetBytes(info, 1, "data", &data) || !GetFds(info, 2, "fds", &fds) ||
+      !GetFds(info, 3, "cred", &cred)) {
+    return env.Undefined();
+  }
+  if (!cred.empty() && cred.size() != 3) {
+    Fail(info, "cred must hold exactly [pid, uid, gid]");
+    return env.Undefined();
+  }
+  if (fds.size() > kMaxFds) return Napi::Number::New(env, -EINVAL);
+
+  sockaddr_un sa;
+  int salen = MakeAddress(address, &sa);
+  if (salen < 0) return Napi::Number::New(env, salen);
+
+  Fd sock(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return Napi::Number::New(env, -errno);
+
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_name = &sa;
+  msg.msg_namelen = static_cast<socklen_t>(salen);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+
+  // Control buffer: SCM_RIGHTS first, then SCM_CREDENTIALS, like libsystemd.
+  size_t space = (fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size())) +
+                 (cred.empty() ? 0 : CMSG_SPACE(sizeof(ucred)));
+  std::vector<char> control(space, 0);  // zeroed: the kernel reads padding too
+  if (space > 0) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = space;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (!fds.empty()) {
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+      c = CMSG_NXTHDR(&msg, c);
+    }
+    if (!cred.empty()) {
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_CREDENTIALS;
+      c->cmsg_len = CMSG_LEN(sizeof(ucred));
+      ucred uc{static_cast<pid_t>(cred[0]), static_cast<uid_t>(cred[1]),
+               static_cast<gid_t>(cred[2])};
+      std::memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+    }
+  }
+
+  ssize_t n;
+  do {
+    n = sendmsg(sock.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+// probeUnix(address: Buffer) -> 1 if a datagram can be queued now, 0 if the receiver's queue is
+// full, or -errno from connect(). A connected AF_UNIX datagram socket polls POLLOUT only while
+// the peer's receive queue has room, so this answers without sending anything.
+Napi::Value ProbeUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string address;
+  if (!CheckArity(info, 1, "probeUnix") || !GetBytes(info, 0, "address", &address)) {
+    return env.Undefined();
+  }
+  sockaddr_un sa;
+  int salen = MakeAddress(address, &sa);
+  if (salen < 0) return Napi::Number::New(env, salen);
+
+  Fd sock(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (sock.get() < 0) return Napi::Number::New(env, -errno);
+  int r;
+  do {
+    r = connect(sock.get(), reinterpret_cast<sockaddr*>(&sa), static_cast<socklen_t>(salen));
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return Napi::Number::New(env, -errno);
+
+  pollfd p{sock.get(), POLLOUT, 0};
+  do {
+    r = poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, (p.revents & POLLOUT) != 0 ? 1 : 0);
+}
+
+}  // namespace sdnotify

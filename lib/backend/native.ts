@@ -1,0 +1,63 @@
+// The raw addon: its typed interface and the loader that keeps the reason it failed.
+import path from 'node:path';
+
+/** What `binding/` exports. Numbers are byte counts or minus errno; nothing here throws but TypeError. */
+export interface NativeBinding {
+  libsystemdInfo(): {
+    loaded: boolean;
+    error: string | null;
+    path: string | null;
+    symbols: { sd_notify: boolean; sd_pid_notify: boolean; sd_pid_notify_with_fds: boolean };
+  };
+  sdNotify(unset: boolean, state: Uint8Array): number;
+  sdPidNotify(pid: number, unset: boolean, state: Uint8Array): number;
+  sdPidNotifyWithFds(pid: number, unset: boolean, state: Uint8Array, fds: Int32Array | null): number;
+  getenv(name: string): string | undefined;
+  sendUnix(address: Uint8Array, data: Uint8Array, fds: Int32Array | null, cred: Int32Array | null): number;
+  probeUnix(address: Uint8Array): number;
+}
+
+const EXPECTED: readonly (keyof NativeBinding)[] = [
+  'libsystemdInfo',
+  'sdNotify',
+  'sdPidNotify',
+  'sdPidNotifyWithFds',
+  'getenv',
+  'sendUnix',
+  'probeUnix',
+];
+
+/** The package root: lib/backend (ts) or dist/backend (js) → two levels up. */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+
+export type LoadResult =
+  | { ok: true; binding: NativeBinding; path: string }
+  | { ok: false; error: Error };
+
+/**
+ * Loads the addon: `SDNOTIFY_ADDON_PATH` when set (bundlers, single-executable apps), else a
+ * prebuild or local build found by node-gyp-build. Never throws.
+ */
+export function loadNative(env: NodeJS.ProcessEnv = process.env): LoadResult {
+  try {
+    let file: string;
+    let binding: unknown;
+    const explicit = env.SDNOTIFY_ADDON_PATH;
+    if (explicit) {
+      file = path.resolve(explicit);
+      binding = require(file);
+    } else {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+      file = nodeGypBuild.resolve(PACKAGE_ROOT);
+      binding = require(file);
+    }
+    const missing = EXPECTED.filter((k) => typeof (binding as Record<string, unknown>)[k] !== 'function');
+    if (missing.length > 0) {
+      throw new Error(`the addon at ${file} lacks ${missing.join(', ')}: it is from another version; rebuild it (npm run build:native)`);
+    }
+    return { ok: true, binding: binding as NativeBinding, path: file };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e : new Error(String(e)) };
+  }
+}

@@ -1,0 +1,4 @@
+import { debuglog } from 'node:util';
+
+/** Printed under `NODE_DEBUG=sdnotify`. */
+export const debug = debuglog('sdnotify');

@@ -1,0 +1,108 @@
+// The C functions under their C names: same arguments, same return codes (> 0 sent, 0 not
+// supervised, < 0 minus errno), no exceptions for transport failures. What C could not be passed
+// (a NUL inside the state, a wrong type) throws TypeError. The state is sent as given: the
+// idiomatic layer's validation does not apply here, just as libsystemd applies none.
+import { parseNotifySocket } from './address';
+import { backendInfo, transmit } from './backend/select';
+import { errno } from './errors';
+import { describe } from './validate';
+
+const PID_MAX = 0x7fffffff;
+let warnedNoTransport = false;
+
+function unsetArg(fn: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return value !== 0;
+  throw new TypeError(`${fn}: unset_environment must be a boolean or an integer, got ${describe(value)}`);
+}
+
+function pidArg(fn: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${fn}: pid must be an integer, got ${describe(value)}`);
+  }
+  if (value < 0 || value > PID_MAX) throw new RangeError(`${fn}: pid must be from 0 to ${PID_MAX}, got ${value}`);
+  return value;
+}
+
+/** The state's bytes, or null for C's NULL (→ -EINVAL). */
+function stateArg(fn: string, value: unknown): Buffer | null {
+  if (value === null || value === undefined) return null;
+  let bytes: Buffer;
+  if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
+  else if (value instanceof Uint8Array) bytes = Buffer.from(value);
+  else throw new TypeError(`${fn}: state must be a string or Buffer, got ${describe(value)}`);
+  if (bytes.includes(0)) {
+    throw new TypeError(`${fn}: state must not contain a NUL byte (C would cut the string there)`);
+  }
+  return bytes;
+}
+
+function fdsArg(fn: string, value: unknown): number[] {
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value) && !(value instanceof Int32Array)) {
+    throw new TypeError(`${fn}: fds must be an array of file descriptors, got ${describe(value)}`);
+  }
+  return Array.from(value as ArrayLike<unknown>, (fd, i) => {
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > PID_MAX) {
+      throw new TypeError(`${fn}: fds[${i}] must be a file descriptor (an integer >= 0), got ${String(fd)}`);
+    }
+    return fd;
+  });
+}
+
+function pidNotifyWithFds(fn: string, pidIn: unknown, unsetIn: unknown, stateIn: unknown, fdsIn: unknown): number {
+  const pid = pidArg(fn, pidIn);
+  const unset = unsetArg(fn, unsetIn);
+  const state = stateArg(fn, stateIn);
+  const fds = fdsArg(fn, fdsIn);
+  try {
+    if (state === null) return -errno('EINVAL');
+    const value = process.env.NOTIFY_SOCKET;
+    if (value === undefined) return 0;
+    const address = parseNotifySocket(value);
+    if (typeof address === 'string') return -errno('EINVAL');
+    const result = transmit(address, state, pid, fds, true);
+    if (result === undefined) {
+      if (!warnedNoTransport) {
+        warnedNoTransport = true;
+        process.emitWarning(
+          `NOTIFY_SOCKET is set but sdnotify cannot send: ${backendInfo().reason}. Calls return -ENOSYS.`,
+          { code: 'SDNOTIFY_NO_TRANSPORT' },
+        );
+      }
+      return -errno('ENOSYS');
+    }
+    return result.rc;
+  } finally {
+    if (unset) delete process.env.NOTIFY_SOCKET;
+  }
+}
+
+/**
+ * `int sd_notify(int unset_environment, const char *state)`.
+ * @returns > 0 sent, 0 when `NOTIFY_SOCKET` is unset, < 0 minus errno.
+ */
+export function sd_notify(unset_environment: boolean | number, state: string | Uint8Array): number {
+  return pidNotifyWithFds('sd_notify', 0, unset_environment, state, null);
+}
+
+/**
+ * `int sd_pid_notify(pid_t pid, int unset_environment, const char *state)`: sent on behalf of
+ * `pid` (0 = this process).
+ */
+export function sd_pid_notify(pid: number, unset_environment: boolean | number, state: string | Uint8Array): number {
+  return pidNotifyWithFds('sd_pid_notify', pid, unset_environment, state, null);
+}
+
+/**
+ * `int sd_pid_notify_with_fds(pid_t pid, int unset_environment, const char *state, const int *fds,
+ * unsigned n_fds)`: `fds` travel with the message (SCM_RIGHTS) and stay open here.
+ */
+export function sd_pid_notify_with_fds(
+  pid: number,
+  unset_environment: boolean | number,
+  state: string | Uint8Array,
+  fds: readonly number[] | Int32Array | null,
+): number {
+  return pidNotifyWithFds('sd_pid_notify_with_fds', pid, unset_environment, state, fds);
+}

@@ -1,0 +1,111 @@
+import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+
+/** Codes that are not errno names. */
+export type SdNotifyErrorCode =
+  | 'ERR_SDNOTIFY_NO_TRANSPORT'
+  | 'ERR_SDNOTIFY_BAD_SOCKET'
+  | 'ETIMEDOUT'
+  | (string & {});
+
+/** Fields of an {@link SdNotifyError}. */
+export interface SdNotifyErrorInit {
+  code: SdNotifyErrorCode;
+  /** Negative errno, as in Node's own system errors; absent for non-errno failures. */
+  errno?: number;
+  /** The system call that failed (`sendmsg`, `socket`, `connect`, …). */
+  syscall?: string;
+  /** One line naming what to check. */
+  hint: string;
+  /** The `NOTIFY_SOCKET` value the call used. */
+  address?: string;
+  cause?: unknown;
+}
+
+/**
+ * A notification could not be handed to the service manager. Argument mistakes are never this
+ * error: they are `TypeError`/`RangeError`, thrown before anything is sent.
+ */
+export class SdNotifyError extends Error {
+  /** An errno name (`ENOENT`, `ECONNREFUSED`, `EPROTOTYPE`, `EAGAIN`, …) or an `ERR_SDNOTIFY_*` code. */
+  readonly code: SdNotifyErrorCode;
+  /** Negative errno (`-2` for `ENOENT`), like Node's system errors; undefined for non-errno codes. */
+  readonly errno: number | undefined;
+  /** The failing system call, when there is one. */
+  readonly syscall: string | undefined;
+  /** What to check, in one line: `Type=notify`, `NotifyAccess=`, the socket's path and type. */
+  readonly hint: string;
+  /** The `NOTIFY_SOCKET` value in use. */
+  readonly address: string | undefined;
+
+  constructor(message: string, init: SdNotifyErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'SdNotifyError';
+    this.code = init.code;
+    this.errno = init.errno;
+    this.syscall = init.syscall;
+    this.hint = init.hint;
+    this.address = init.address;
+  }
+}
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, n]) => [n, name]),
+);
+
+/** `ENOENT` for 2 (or -2). */
+export function errnoName(errno: number): string {
+  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}
+
+/** The C library's description, e.g. "no such file or directory". */
+export function errnoDescription(errno: number): string {
+  return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? 'unknown error';
+}
+
+/** Positive errno value of a name, e.g. 11 for `EAGAIN`. */
+export function errno(name: keyof typeof constants.errno): number {
+  return constants.errno[name];
+}
+
+function hintFor(code: string, address: string): string {
+  switch (code) {
+    case 'ENOENT':
+      return `nothing exists at ${address}: is the unit Type=notify, and does this process see the manager's /run (RootDirectory=, PrivateTmp=, a container)?`;
+    case 'ECONNREFUSED':
+      return `nobody is bound to ${address}: a stale path, a regular file or an unbound abstract name; was NOTIFY_SOCKET inherited from a manager that is gone?`;
+    case 'EPROTOTYPE':
+    case 'ENOPROTOOPT':
+      return `${address} is not a datagram socket ("Protocol wrong type"): NOTIFY_SOCKET must name the manager's AF_UNIX SOCK_DGRAM socket`;
+    case 'EAGAIN':
+      return `the manager's receive queue at ${address} is full: it is not reading notifications right now (busy, hung or stopped); retry later`;
+    case 'EACCES':
+    case 'EPERM':
+      return `no permission to send to ${address}: check the socket's owner and mode, the unit's User=, and SELinux/AppArmor denials`;
+    case 'EMSGSIZE':
+    case 'ENOBUFS':
+      return `the message is too large for ${address}: the manager reads at most 4096 bytes per datagram`;
+    case 'ENAMETOOLONG':
+      return `the socket path ${address} is longer than an AF_UNIX address can hold (107 bytes); use a shorter path or an @abstract name`;
+    case 'EAFNOSUPPORT':
+      return `${address} is a vsock address, which the builtin backend does not support yet; use the libsystemd backend (libsystemd >= 253)`;
+    case 'EINVAL':
+      return `NOTIFY_SOCKET=${JSON.stringify(address)} is not a valid address: it must be an absolute path, @abstract or vsock:CID:PORT`;
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'out of file descriptors: look for a descriptor leak, or raise LimitNOFILE=';
+    case 'EBADF':
+      return 'a file descriptor passed in fds is not open';
+    default:
+      return `check NOTIFY_SOCKET (${address}) and that the service manager is running`;
+  }
+}
+
+/** The error a failed send turns into: code, errno, syscall and a hint naming what to check. */
+export function transportError(rc: number, syscall: string, address: string): SdNotifyError {
+  const code = errnoName(rc);
+  return new SdNotifyError(
+    `sd_notify: ${syscall} ${code}: ${errnoDescription(rc)} (NOTIFY_SOCKET=${address})`,
+    { code, errno: -Math.abs(rc), syscall, hint: hintFor(code, address), address },
+  );
+}
