@@ -13,6 +13,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getenv", Napi::Function::New(env, GetEnv, "getenv"));
   exports.Set("sendUnix", Napi::Function::New(env, SendUnix, "sendUnix"));
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
+  exports.Set("bindUnix", Napi::Function::New(env, BindUnix, "bindUnix"));
+  exports.Set("recvUnix", Napi::Function::New(env, RecvUnix, "recvUnix"));
   return exports;
 }
 

@@ -1,7 +1,9 @@
-// The raw AF_UNIX datagram syscalls the builtin backend needs, which Node core lacks: one
-// non-blocking sendmsg() with SCM_RIGHTS and optional SCM_CREDENTIALS, and a probe that tells
-// whether the receiver's queue has room (for guarding libsystemd's blocking send).
+// The raw AF_UNIX datagram syscalls Node core lacks: one non-blocking sendmsg() with SCM_RIGHTS
+// and optional SCM_CREDENTIALS (the builtin backend), a probe that tells whether the receiver's
+// queue has room (guarding libsystemd's blocking send), and a non-blocking receiver that plays
+// the manager's side (demo and test kit).
 // Every socket is SOCK_CLOEXEC and closed on every path; results are byte counts or -errno.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -142,6 +144,84 @@ Napi::Value ProbeUnix(const Napi::CallbackInfo& info) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return Napi::Number::New(env, -errno);
   return Napi::Number::New(env, (p.revents & POLLOUT) != 0 ? 1 : 0);
+}
+
+// bindUnix(address: Buffer) -> fd of a non-blocking, close-on-exec AF_UNIX datagram socket bound
+// there with SO_PASSCRED (so every message carries its sender's credentials), or -errno.
+Napi::Value BindUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string address;
+  if (!CheckArity(info, 1, "bindUnix") || !GetBytes(info, 0, "address", &address)) {
+    return env.Undefined();
+  }
+  sockaddr_un sa;
+  int salen = MakeAddress(address, &sa);
+  if (salen < 0) return Napi::Number::New(env, salen);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+      bind(fd, reinterpret_cast<sockaddr*>(&sa), static_cast<socklen_t>(salen)) < 0) {
+    int e = errno;
+    close(fd);
+    return Napi::Number::New(env, -e);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// recvUnix(fd: number) -> { data, pid, uid, gid, fds, truncated } for one queued message, null
+// when none is queued, or -errno. Received fds are close-on-exec and belong to the caller.
+Napi::Value RecvUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd = 0;
+  if (!CheckArity(info, 1, "recvUnix") || !GetInt(info, 0, "fd", 0, 0x7fffffff, &fd)) {
+    return env.Undefined();
+  }
+  char data[4097];  // one more than the manager reads, so longer messages show as truncated
+  iovec iov{data, sizeof(data)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds) + CMSG_SPACE(sizeof(ucred))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = recvmsg(static_cast<int>(fd), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    return Napi::Number::New(env, -errno);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array fds = Napi::Array::New(env);
+  out.Set("pid", env.Null());
+  out.Set("uid", env.Null());
+  out.Set("gid", env.Null());
+  uint32_t nfds = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t k = 0; k < count; k++) {
+        int received;
+        std::memcpy(&received, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+        fds.Set(nfds++, Napi::Number::New(env, received));
+      }
+    } else if (c->cmsg_type == SCM_CREDENTIALS) {
+      ucred uc;
+      std::memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+      out.Set("pid", Napi::Number::New(env, uc.pid));
+      out.Set("uid", Napi::Number::New(env, uc.uid));
+      out.Set("gid", Napi::Number::New(env, uc.gid));
+    }
+  }
+  size_t len = static_cast<size_t>(n) < sizeof(data) - 1 ? static_cast<size_t>(n) : sizeof(data) - 1;
+  out.Set("data", Napi::Buffer<char>::Copy(env, data, len));
+  out.Set("fds", fds);
+  out.Set("truncated", static_cast<size_t>(n) > len || (msg.msg_flags & MSG_TRUNC) != 0 ||
+                           (msg.msg_flags & MSG_CTRUNC) != 0);
+  return out;
 }
 
 }  // namespace sdnotify

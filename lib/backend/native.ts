@@ -15,6 +15,18 @@ export interface NativeBinding {
   getenv(name: string): string | undefined;
   sendUnix(address: Uint8Array, data: Uint8Array, fds: Int32Array | null, cred: Int32Array | null): number;
   probeUnix(address: Uint8Array): number;
+  bindUnix(address: Uint8Array): number;
+  recvUnix(fd: number): ReceivedDatagram | null | number;
+}
+
+/** One datagram as the binding received it. */
+export interface ReceivedDatagram {
+  data: Buffer;
+  pid: number | null;
+  uid: number | null;
+  gid: number | null;
+  fds: number[];
+  truncated: boolean;
 }
 
 const EXPECTED: readonly (keyof NativeBinding)[] = [
@@ -25,6 +37,8 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'getenv',
   'sendUnix',
   'probeUnix',
+  'bindUnix',
+  'recvUnix',
 ];
 
 /** The package root: lib/backend (ts) or dist/backend (js) → two levels up. */
