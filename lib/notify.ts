@@ -1,6 +1,6 @@
 import { parseNotifySocket } from './address';
 import { transmit } from './backend/select';
-import { backendInfo } from './backend/select';
+import { backendInfo, noTransportHint } from './backend/select';
 import { SdNotifyError, transportError } from './errors';
 import { encodeMessage, type NotifyState } from './state';
 import { MAX_FDS, describe } from './validate';
@@ -99,7 +99,7 @@ export function notify(state: NotifyState | string, options?: NotifyOptions): bo
       const info = backendInfo();
       throw new SdNotifyError(`sd_notify: no transport: ${info.reason}`, {
         code: 'ERR_SDNOTIFY_NO_TRANSPORT',
-        hint: 'the native addon is needed to send: reinstall sdnotify on this platform, or rebuild it with `npm rebuild sdnotify` (needs cmake and a C++ compiler)',
+        hint: noTransportHint(),
         address: value,
         cause: info.error,
       });

@@ -26,6 +26,8 @@ export interface BackendInfo {
 
 interface Selection {
   info: BackendInfo;
+  /** For `none`: what to do about it. */
+  hint?: string;
   primary: Backend | undefined;
   builtin: Backend | undefined;
   binding: NativeBinding | undefined;
@@ -41,6 +43,7 @@ function choose(): Selection {
     const error = new Error(`SDNOTIFY_BACKEND=${forced} is not "libsystemd" or "builtin"`);
     return {
       info: { ...base, name: 'none', reason: error.message, error },
+      hint: 'set SDNOTIFY_BACKEND to "libsystemd" or "builtin", or unset it to let sdnotify choose',
       primary: undefined,
       builtin: undefined,
       binding: undefined,
@@ -55,6 +58,7 @@ function choose(): Selection {
         reason: `the native addon could not be loaded: ${loaded.error.message}`,
         error: loaded.error,
       },
+      hint: 'the native addon is needed to send: reinstall sdnotify on this platform, or rebuild it with `npm rebuild sdnotify` (needs cmake and a C++ compiler)',
       primary: undefined,
       builtin: undefined,
       binding: undefined,
@@ -91,6 +95,7 @@ function choose(): Selection {
   if (forced === 'libsystemd') {
     return {
       info: { ...withAddon, name: 'none', reason: `SDNOTIFY_BACKEND=libsystemd, but ${why}`, error },
+      hint: 'install libsystemd0 (systemd >= 219), or unset SDNOTIFY_BACKEND to use the builtin protocol',
       primary: undefined,
       builtin: undefined,
       binding,
@@ -115,6 +120,11 @@ function selected(): Selection {
 /** The backend in use and why. The first call loads the native addon. */
 export function backendInfo(): BackendInfo {
   return selected().info;
+}
+
+/** For the `none` backend: one line saying what to do about it. */
+export function noTransportHint(): string {
+  return selected().hint ?? '';
 }
 
 /**

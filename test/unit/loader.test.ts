@@ -39,6 +39,15 @@ describe('backend loader', () => {
     expect(r.results[0].reason).toMatch(/SDNOTIFY_BACKEND=systemd is not "libsystemd" or "builtin"/);
   });
 
+  test('a send with an unknown SDNOTIFY_BACKEND fails with a hint about that variable, not the addon', () => {
+    const r = runNode(`try { sdnotify.ready() } catch (e) { out([e.code, e.hint]) }`, {
+      SDNOTIFY_BACKEND: 'bogus',
+      NOTIFY_SOCKET: '/run/x',
+    });
+    expect(r.results[0][0]).toBe('ERR_SDNOTIFY_NO_TRANSPORT');
+    expect(r.results[0][1]).toMatch(/set SDNOTIFY_BACKEND to "libsystemd" or "builtin"/);
+  });
+
   test('NODE_DEBUG=sdnotify prints the chosen backend and why', () => {
     const r = runNode(`sdnotify.backendInfo()`, { NODE_DEBUG: 'sdnotify', SDNOTIFY_BACKEND: 'builtin' });
     expect(r.stderr).toMatch(/SDNOTIFY \d+: backend builtin: forced by SDNOTIFY_BACKEND=builtin/);
