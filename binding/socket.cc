@@ -117,32 +117,43 @@ Napi::Value SendUnix(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
 }
 
-// probeUnix(address: Buffer) -> 1 if a datagram can be queued now, 0 if the receiver's queue is
-// full, or -errno from connect(). A connected AF_UNIX datagram socket polls POLLOUT only while
-// the peer's receive queue has room, so this answers without sending anything.
+// probeSocket() -> fd of a non-blocking, close-on-exec AF_UNIX datagram socket for probeUnix, or
+// -errno. The caller keeps it: one socket serves every probe.
+Napi::Value ProbeSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArity(info, 0, "probeSocket")) return env.Undefined();
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  return Napi::Number::New(env, fd < 0 ? -errno : fd);
+}
+
+// probeUnix(fd: number, address: Buffer) -> 1 if a datagram can be queued at address now, 0 if
+// the receiver's queue is full, or -errno from connect(). A connected AF_UNIX datagram socket
+// polls POLLOUT only while its peer's receive queue has room, so this answers without sending.
+// connect() runs every time, so a socket re-bound at the same path is the one asked.
 Napi::Value ProbeUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int64_t fd = 0;
   std::string address;
-  if (!CheckArity(info, 1, "probeUnix") || !GetBytes(info, 0, "address", &address)) {
+  if (!CheckArity(info, 2, "probeUnix") || !GetInt(info, 0, "fd", 0, 0x7fffffff, &fd) ||
+      !GetBytes(info, 1, "address", &address)) {
     return env.Undefined();
   }
   sockaddr_un sa;
   int salen = MakeAddress(address, &sa);
   if (salen < 0) return Napi::Number::New(env, salen);
-
-  Fd sock(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (sock.get() < 0) return Napi::Number::New(env, -errno);
   int r;
   do {
-    r = connect(sock.get(), reinterpret_cast<sockaddr*>(&sa), static_cast<socklen_t>(salen));
+    r = connect(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&sa),
+                static_cast<socklen_t>(salen));
   } while (r < 0 && errno == EINTR);
   if (r < 0) return Napi::Number::New(env, -errno);
 
-  pollfd p{sock.get(), POLLOUT, 0};
+  pollfd p{static_cast<int>(fd), POLLOUT, 0};
   do {
     r = poll(&p, 1, 0);
   } while (r < 0 && errno == EINTR);
   if (r < 0) return Napi::Number::New(env, -errno);
+  if ((p.revents & POLLNVAL) != 0) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, (p.revents & POLLOUT) != 0 ? 1 : 0);
 }
 

@@ -49,9 +49,10 @@ export class SdNotifyError extends Error {
   }
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, n]) => [n, name]),
-);
+// Aliases share a number (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK, ENOTSUP = EOPNOTSUPP):
+// the first name listed, the one C's strerror tables use, wins.
+const errnoNames = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name);
 
 /** `ENOENT` for 2 (or -2). */
 export function errnoName(errno: number): string {

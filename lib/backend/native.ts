@@ -14,7 +14,8 @@ export interface NativeBinding {
   sdPidNotifyWithFds(pid: number, unset: boolean, state: Uint8Array, fds: Int32Array | null): number;
   getenv(name: string): string | undefined;
   sendUnix(address: Uint8Array, data: Uint8Array, fds: Int32Array | null, cred: Int32Array | null): number;
-  probeUnix(address: Uint8Array): number;
+  probeSocket(): number;
+  probeUnix(fd: number, address: Uint8Array): number;
   bindUnix(address: Uint8Array): number;
   recvUnix(fd: number): ReceivedDatagram | null | number;
 }
@@ -36,6 +37,7 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'sdPidNotifyWithFds',
   'getenv',
   'sendUnix',
+  'probeSocket',
   'probeUnix',
   'bindUnix',
   'recvUnix',

@@ -29,7 +29,8 @@ const ENTRY_POINTS: Record<string, string[]> = {
   sdPidNotifyWithFds: ['0', 'false', 'Buffer.from("X=1")', 'null'],
   getenv: ['"HOME"'],
   sendUnix: ['Buffer.from("/nonexistent")', 'Buffer.from("X=1")', 'null', 'null'],
-  probeUnix: ['Buffer.from("/nonexistent")'],
+  probeSocket: [],
+  probeUnix: ['0x7ffffff0', 'Buffer.from("/nonexistent")'],
   bindUnix: ['Buffer.from("/nonexistent/dir/sock")'],
   recvUnix: ['0x7ffffff0'],
 };
