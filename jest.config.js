@@ -8,4 +8,5 @@ module.exports = {
   testTimeout: 30000,
   maxWorkers: 2,
   verbose: true,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };
