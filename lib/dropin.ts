@@ -60,7 +60,7 @@ function pidNotifyWithFds(fn: string, pidIn: unknown, unsetIn: unknown, stateIn:
     const value = process.env.NOTIFY_SOCKET;
     if (value === undefined) return 0;
     const address = parseNotifySocket(value);
-    if (typeof address === 'string') return -errno('EINVAL');
+    if (address.kind === 'invalid') return -errno(address.code);
     const result = transmit(address, state, pid, fds, true);
     if (result === undefined) {
       if (!warnedNoTransport) {

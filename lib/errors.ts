@@ -74,7 +74,7 @@ function hintFor(code: string, address: string): string {
     case 'ENOENT':
       return `nothing exists at ${address}: is the unit Type=notify, and does this process see the manager's /run (RootDirectory=, PrivateTmp=, a container)?`;
     case 'ECONNREFUSED':
-      return `nobody is bound to ${address}: a stale path, a regular file or an unbound abstract name; was NOTIFY_SOCKET inherited from a manager that is gone?`;
+      return `nobody is bound to ${address}: a stale path, a regular file, or an abstract name unbound (or bound by a stream socket); was NOTIFY_SOCKET inherited from a manager that is gone?`;
     case 'EPROTOTYPE':
     case 'ENOPROTOOPT':
       return `${address} is not a datagram socket ("Protocol wrong type"): NOTIFY_SOCKET must name the manager's AF_UNIX SOCK_DGRAM socket`;

@@ -1,7 +1,7 @@
-import { parseNotifySocket } from './address';
+import { parseNotifySocket, type NotifyAddress } from './address';
 import { transmit } from './backend/select';
 import { backendInfo, noTransportHint } from './backend/select';
-import { SdNotifyError, transportError } from './errors';
+import { SdNotifyError, errno, transportError } from './errors';
 import { encodeMessage, type NotifyState } from './state';
 import { MAX_FDS, describe } from './validate';
 
@@ -76,18 +76,21 @@ function checkOptions(options: unknown): { pid: number; fds: number[]; unset: bo
 export function notify(state: NotifyState | string, options?: NotifyOptions): boolean {
   const opts = checkOptions(options);
   const data = encodeMessage(state, opts.fds.length);
-  let address;
+  let address: NotifyAddress | undefined;
   if (opts.socket !== undefined) {
     address = parseNotifySocket(opts.socket);
-    if (typeof address === 'string') throw new RangeError(`options.socket ${address}`);
+    if (address.kind === 'invalid') throw new RangeError(`options.socket ${address.reason}`);
   }
   const value = opts.socket ?? process.env.NOTIFY_SOCKET;
   try {
     if (value === undefined || value === '') return false;
     if (address === undefined) {
       address = parseNotifySocket(value);
-      if (typeof address === 'string') {
-        throw new SdNotifyError(`sd_notify: NOTIFY_SOCKET ${address}`, {
+      if (address.kind === 'invalid' && address.code === 'ENAMETOOLONG') {
+        throw transportError(-errno('ENAMETOOLONG'), 'connect', value);
+      }
+      if (address.kind === 'invalid') {
+        throw new SdNotifyError(`sd_notify: NOTIFY_SOCKET ${address.reason}`, {
           code: 'ERR_SDNOTIFY_BAD_SOCKET',
           hint: `NOTIFY_SOCKET=${JSON.stringify(value)} must be an absolute path, @abstract or vsock:CID:PORT; something in the environment set it wrongly`,
           address: value,

@@ -85,8 +85,8 @@ export class NotifyListener extends EventEmitter<{ message: [ReceivedNotificatio
       value = path.join(tempDir, 'notify.sock');
     }
     const address = parseNotifySocket(value);
-    if (typeof address === 'string' || address.kind !== 'unix') {
-      throw new RangeError(`NotifyListener address ${value} ${typeof address === 'string' ? address : 'must be AF_UNIX'}`);
+    if (address.kind !== 'unix') {
+      throw new RangeError(`NotifyListener address ${value} ${address.kind === 'invalid' ? address.reason : 'must be AF_UNIX'}`);
     }
     const fd = loaded.binding.bindUnix(address.sunPath);
     if (fd < 0) throw transportError(fd, 'bind', value);

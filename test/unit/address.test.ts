@@ -12,14 +12,18 @@ describe('NOTIFY_SOCKET parsing', () => {
     expect(typeof a !== 'string' && a.kind === 'unix' && [...a.sunPath]).toEqual([0, ...Buffer.from('sd-notify/abc')]);
   });
 
-  test('a path of 107 bytes fits and one of 108 is refused, never truncated', () => {
+  test('a path of 107 bytes fits and one of 108 is refused with ENAMETOOLONG (as libsystemd), never truncated', () => {
     expect(parseNotifySocket('/' + 'a'.repeat(106))).toMatchObject({ kind: 'unix' });
-    expect(parseNotifySocket('/' + 'a'.repeat(107))).toMatch(/108 bytes.*at most 107/);
+    expect(parseNotifySocket('/' + 'a'.repeat(107))).toMatchObject({
+      kind: 'invalid',
+      code: 'ENAMETOOLONG',
+      reason: expect.stringMatching(/108 bytes.*at most 107/),
+    });
   });
 
-  test('an abstract name may use all 108 bytes of sun_path', () => {
-    expect(parseNotifySocket('@' + 'a'.repeat(107))).toMatchObject({ kind: 'unix' });
-    expect(parseNotifySocket('@' + 'a'.repeat(108))).toMatch(/at most 108/);
+  test('an abstract name holds 106 bytes after "@"; longer is EINVAL (as libsystemd)', () => {
+    expect(parseNotifySocket('@' + 'a'.repeat(106))).toMatchObject({ kind: 'unix' });
+    expect(parseNotifySocket('@' + 'a'.repeat(107))).toMatchObject({ kind: 'invalid', code: 'EINVAL' });
   });
 
   test('vsock forms carry type, CID and port', () => {
@@ -32,13 +36,14 @@ describe('NOTIFY_SOCKET parsing', () => {
   test.each([
     ['relative/path', /absolute path/],
     ['', /absolute path/],
-    ['@', /must not be empty/],
+    ['@', /names no socket/],
+    ['/', /names no socket/],
     ['/a\0b', /NUL/],
     ['vsock:4294967295:1', /CID/],
     ['vsock:x:1', /CID/],
     ['vsock:2:-1', /PORT/],
     ['vsock-raw:2:1', /absolute path/],
-  ])('%j is refused with a reason', (value, reason) => {
-    expect(parseNotifySocket(value)).toMatch(reason);
+  ])('%j is refused with a reason and EINVAL', (value, reason) => {
+    expect(parseNotifySocket(value)).toMatchObject({ kind: 'invalid', code: 'EINVAL', reason: expect.stringMatching(reason) });
   });
 });
