@@ -44,8 +44,7 @@ inline bool GetBool(const Napi::CallbackInfo& info, size_t i, const char* name, 
 }
 
 // Bytes of a Buffer or Uint8Array, copied (the JS side may be detached or mutated later).
-inline bool GetBytes(const Napi::CallbackInfo& info, size_t i, const char* name,
-                     std::string* out) {
+inline bool GetBytes(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out) {
   if (!info[i].IsTypedArray() ||
       info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     return Fail(info, std::string(name) + " must be a Buffer or Uint8Array");

@@ -227,7 +227,8 @@ Napi::Value RecvUnix(const Napi::CallbackInfo& info) {
       out.Set("gid", Napi::Number::New(env, uc.gid));
     }
   }
-  size_t len = static_cast<size_t>(n) < sizeof(data) - 1 ? static_cast<size_t>(n) : sizeof(data) - 1;
+  size_t len =
+      static_cast<size_t>(n) < sizeof(data) - 1 ? static_cast<size_t>(n) : sizeof(data) - 1;
   out.Set("data", Napi::Buffer<char>::Copy(env, data, len));
   out.Set("fds", fds);
   out.Set("truncated", static_cast<size_t>(n) > len || (msg.msg_flags & MSG_TRUNC) != 0 ||

@@ -12,21 +12,32 @@ const stamp = () => `[${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(3)}
 const say = (line) => console.log(`${stamp()} ${line}`);
 const get = (port) =>
   new Promise((resolve, reject) =>
-    http.get({ host: '127.0.0.1', port, path: '/' }, (res) => res.resume().on('end', resolve)).on('error', reject),
+    http
+      .get({ host: '127.0.0.1', port, path: '/' }, (res) => res.resume().on('end', resolve))
+      .on('error', reject),
   );
 
 function show(msg, expect) {
   const lines = msg.assignments.map((a) => `${a.key}=${a.value}`);
   say(`manager <- pid ${msg.pid} (uid ${msg.uid}): ${lines.join(' | ')}`);
-  if (msg.pid !== expect) say(`  !! sent from pid ${msg.pid}, not the main pid ${expect}: NotifyAccess=main would drop it`);
-  if (msg.fields.READY === '1') say('  => systemd would now mark the unit "active (running)"; `systemctl start` returns');
-  if (msg.fields.STATUS !== undefined) say(`  => \`systemctl status\` would show: Status: "${msg.fields.STATUS}"`);
+  if (msg.pid !== expect)
+    say(
+      `  !! sent from pid ${msg.pid}, not the main pid ${expect}: NotifyAccess=main would drop it`,
+    );
+  if (msg.fields.READY === '1')
+    say('  => systemd would now mark the unit "active (running)"; `systemctl start` returns');
+  if (msg.fields.STATUS !== undefined)
+    say(`  => \`systemctl status\` would show: Status: "${msg.fields.STATUS}"`);
   if (msg.fields.STOPPING === '1') say('  => systemd would now show the unit as "deactivating"');
 }
 
 async function main() {
-  console.log('sdnotify demo: this program STANDS IN FOR SYSTEMD. It binds a notify socket, starts');
-  console.log('examples/service.js with NOTIFY_SOCKET pointing at it, and prints every notification');
+  console.log(
+    'sdnotify demo: this program STANDS IN FOR SYSTEMD. It binds a notify socket, starts',
+  );
+  console.log(
+    'examples/service.js with NOTIFY_SOCKET pointing at it, and prints every notification',
+  );
   console.log('the way the service manager would receive it: bytes, sender pid and uid.\n');
   const listener = await NotifyListener.create();
   const info = backendInfo();
@@ -37,7 +48,9 @@ async function main() {
     env: { ...process.env, ...listener.env },
     stdio: 'inherit',
   });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   say(`started service.js as pid ${child.pid}; waiting for READY=1 (Type=notify)`);
 
   const first = await listener.next(10000);
@@ -54,12 +67,18 @@ async function main() {
   child.kill('SIGTERM');
   show(await listener.next(), child.pid);
   const { code, signal } = await exited;
-  say(`service exited with ${signal ? `signal ${signal}` : `code ${code}`}${code === 0 ? ': systemd would record Result=success' : ''}`);
+  say(
+    `service exited with ${signal ? `signal ${signal}` : `code ${code}`}${code === 0 ? ': systemd would record Result=success' : ''}`,
+  );
   listener.close();
 
   console.log('\nTo run the same service as a real systemd unit (as root):');
-  console.log(`  systemd-run --unit=sdnotify-demo -p Type=notify ${process.execPath} ${path.join(__dirname, 'service.js')}`);
-  console.log('  systemctl status sdnotify-demo     # Active: active (running), Status: "Serving on port ..."');
+  console.log(
+    `  systemd-run --unit=sdnotify-demo -p Type=notify ${process.execPath} ${path.join(__dirname, 'service.js')}`,
+  );
+  console.log(
+    '  systemctl status sdnotify-demo     # Active: active (running), Status: "Serving on port ..."',
+  );
   console.log('  systemctl stop sdnotify-demo');
   if (code !== 0) process.exitCode = 1;
 }

@@ -15,7 +15,8 @@ const server = http.createServer((req, res) => {
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   // false means "not under systemd": the same code runs anywhere.
   const supervised = ready(`Serving on port ${server.address().port}`);
-  if (!supervised) console.log(`listening on http://127.0.0.1:${server.address().port} (not under systemd)`);
+  if (!supervised)
+    console.log(`listening on http://127.0.0.1:${server.address().port} (not under systemd)`);
 });
 
 process.once('SIGTERM', () => {

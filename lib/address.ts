@@ -40,7 +40,11 @@ function parseU32(s: string): number | undefined {
   return Number.isSafeInteger(n) && n <= U32_MAX ? n : undefined;
 }
 
-function invalid(value: string, reason: string, code: 'EINVAL' | 'ENAMETOOLONG' = 'EINVAL'): NotifyAddress {
+function invalid(
+  value: string,
+  reason: string,
+  code: 'EINVAL' | 'ENAMETOOLONG' = 'EINVAL',
+): NotifyAddress {
   return { kind: 'invalid', value, reason, code };
 }
 
@@ -69,12 +73,17 @@ export function parseNotifySocket(value: string): NotifyAddress {
   }
   const m = /^vsock(?:-(stream|dgram|seqpacket))?:([^:]+):([^:]+)$/.exec(value);
   if (m) {
-    const cid = parseU32(m[2]!);
-    const port = parseU32(m[3]!);
-    if (cid === undefined || cid === U32_MAX) return invalid(value, 'has a vsock CID that is not a number below 4294967295');
-    if (port === undefined) return invalid(value, 'has a vsock PORT that is not a number up to 4294967295');
+    const cid = parseU32(m[2]);
+    const port = parseU32(m[3]);
+    if (cid === undefined || cid === U32_MAX)
+      return invalid(value, 'has a vsock CID that is not a number below 4294967295');
+    if (port === undefined)
+      return invalid(value, 'has a vsock PORT that is not a number up to 4294967295');
     const type = m[1] as 'stream' | 'dgram' | 'seqpacket' | undefined;
     return { kind: 'vsock', value, type, cid, port };
   }
-  return invalid(value, 'must be an absolute path ("/run/…"), an abstract name ("@…") or "vsock:CID:PORT"');
+  return invalid(
+    value,
+    'must be an absolute path ("/run/…"), an abstract name ("@…") or "vsock:CID:PORT"',
+  );
 }

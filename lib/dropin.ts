@@ -13,14 +13,17 @@ let warnedNoTransport = false;
 function unsetArg(fn: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'number' && Number.isInteger(value)) return value !== 0;
-  throw new TypeError(`${fn}: unset_environment must be a boolean or an integer, got ${describe(value)}`);
+  throw new TypeError(
+    `${fn}: unset_environment must be a boolean or an integer, got ${describe(value)}`,
+  );
 }
 
 function pidArg(fn: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`${fn}: pid must be an integer, got ${describe(value)}`);
   }
-  if (value < 0 || value > PID_MAX) throw new RangeError(`${fn}: pid must be from 0 to ${PID_MAX}, got ${value}`);
+  if (value < 0 || value > PID_MAX)
+    throw new RangeError(`${fn}: pid must be from 0 to ${PID_MAX}, got ${value}`);
   return value;
 }
 
@@ -44,13 +47,21 @@ function fdsArg(fn: string, value: unknown): number[] {
   }
   return Array.from(value as ArrayLike<unknown>, (fd, i) => {
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > PID_MAX) {
-      throw new TypeError(`${fn}: fds[${i}] must be a file descriptor (an integer >= 0), got ${String(fd)}`);
+      throw new TypeError(
+        `${fn}: fds[${i}] must be a file descriptor (an integer >= 0), got ${String(fd)}`,
+      );
     }
     return fd;
   });
 }
 
-function pidNotifyWithFds(fn: string, pidIn: unknown, unsetIn: unknown, stateIn: unknown, fdsIn: unknown): number {
+function pidNotifyWithFds(
+  fn: string,
+  pidIn: unknown,
+  unsetIn: unknown,
+  stateIn: unknown,
+  fdsIn: unknown,
+): number {
   const pid = pidArg(fn, pidIn);
   const unset = unsetArg(fn, unsetIn);
   const state = stateArg(fn, stateIn);
@@ -90,7 +101,11 @@ export function sd_notify(unset_environment: boolean | number, state: string | U
  * `int sd_pid_notify(pid_t pid, int unset_environment, const char *state)`: sent on behalf of
  * `pid` (0 = this process).
  */
-export function sd_pid_notify(pid: number, unset_environment: boolean | number, state: string | Uint8Array): number {
+export function sd_pid_notify(
+  pid: number,
+  unset_environment: boolean | number,
+  state: string | Uint8Array,
+): number {
   return pidNotifyWithFds('sd_pid_notify', pid, unset_environment, state, null);
 }
 

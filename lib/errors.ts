@@ -3,10 +3,7 @@ import { getSystemErrorMap } from 'node:util';
 
 /** Codes that are not errno names. */
 export type SdNotifyErrorCode =
-  | 'ERR_SDNOTIFY_NO_TRANSPORT'
-  | 'ERR_SDNOTIFY_BAD_SOCKET'
-  | 'ETIMEDOUT'
-  | (string & {});
+  'ERR_SDNOTIFY_NO_TRANSPORT' | 'ERR_SDNOTIFY_BAD_SOCKET' | 'ETIMEDOUT' | (string & {});
 
 /** Fields of an {@link SdNotifyError}. */
 export interface SdNotifyErrorInit {
@@ -52,7 +49,8 @@ export class SdNotifyError extends Error {
 // Aliases share a number (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK, ENOTSUP = EOPNOTSUPP):
 // the first name listed, the one C's strerror tables use, wins.
 const errnoNames = new Map<number, string>();
-for (const [name, n] of Object.entries(constants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name);
+for (const [name, n] of Object.entries(constants.errno))
+  if (!errnoNames.has(n)) errnoNames.set(n, name);
 
 /** `ENOENT` for 2 (or -2). */
 export function errnoName(errno: number): string {

@@ -20,7 +20,12 @@ export interface NotifyOptions {
 const OPTION_KEYS = new Set(['pid', 'fds', 'unsetEnvironment', 'socket']);
 const PID_MAX = 0x7fffffff;
 
-function checkOptions(options: unknown): { pid: number; fds: number[]; unset: boolean; socket?: string } {
+function checkOptions(options: unknown): {
+  pid: number;
+  fds: number[];
+  unset: boolean;
+  socket?: string;
+} {
   if (options === undefined) return { pid: 0, fds: [], unset: false };
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
@@ -33,7 +38,8 @@ function checkOptions(options: unknown): { pid: number; fds: number[]; unset: bo
   }
   let pid = 0;
   if (o.pid !== undefined) {
-    if (typeof o.pid !== 'number') throw new TypeError(`options.pid must be a number, got ${describe(o.pid)}`);
+    if (typeof o.pid !== 'number')
+      throw new TypeError(`options.pid must be a number, got ${describe(o.pid)}`);
     if (!Number.isInteger(o.pid) || o.pid < 0 || o.pid > PID_MAX) {
       throw new RangeError(`options.pid must be an integer from 0 to ${PID_MAX}, got ${o.pid}`);
     }
@@ -41,25 +47,33 @@ function checkOptions(options: unknown): { pid: number; fds: number[]; unset: bo
   }
   let fds: number[] = [];
   if (o.fds !== undefined) {
-    if (!Array.isArray(o.fds)) throw new TypeError(`options.fds must be an array of fds, got ${describe(o.fds)}`);
+    if (!Array.isArray(o.fds))
+      throw new TypeError(`options.fds must be an array of fds, got ${describe(o.fds)}`);
     if (o.fds.length > MAX_FDS) {
-      throw new RangeError(`options.fds holds ${o.fds.length} fds; one message carries at most ${MAX_FDS}`);
+      throw new RangeError(
+        `options.fds holds ${o.fds.length} fds; one message carries at most ${MAX_FDS}`,
+      );
     }
     fds = o.fds.map((fd: unknown, i: number) => {
-      if (typeof fd !== 'number') throw new TypeError(`options.fds[${i}] must be a number, got ${describe(fd)}`);
+      if (typeof fd !== 'number')
+        throw new TypeError(`options.fds[${i}] must be a number, got ${describe(fd)}`);
       if (!Number.isInteger(fd) || fd < 0 || fd > PID_MAX) {
-        throw new RangeError(`options.fds[${i}] must be a file descriptor (an integer >= 0), got ${fd}`);
+        throw new RangeError(
+          `options.fds[${i}] must be a file descriptor (an integer >= 0), got ${fd}`,
+        );
       }
       return fd;
     });
   }
   if (o.unsetEnvironment !== undefined && typeof o.unsetEnvironment !== 'boolean') {
-    throw new TypeError(`options.unsetEnvironment must be a boolean, got ${describe(o.unsetEnvironment)}`);
+    throw new TypeError(
+      `options.unsetEnvironment must be a boolean, got ${describe(o.unsetEnvironment)}`,
+    );
   }
   if (o.socket !== undefined && typeof o.socket !== 'string') {
     throw new TypeError(`options.socket must be a string, got ${describe(o.socket)}`);
   }
-  return { pid, fds, unset: o.unsetEnvironment === true, socket: o.socket as string | undefined };
+  return { pid, fds, unset: o.unsetEnvironment === true, socket: o.socket };
 }
 
 /**
@@ -121,7 +135,8 @@ export function ready(status?: string, options?: NotifyOptions): boolean {
 
 /** `STATUS=`: one line shown by `systemctl status`. */
 export function status(text: string, options?: NotifyOptions): boolean {
-  if (typeof text !== 'string') throw new TypeError(`status text must be a string, got ${describe(text)}`);
+  if (typeof text !== 'string')
+    throw new TypeError(`status text must be a string, got ${describe(text)}`);
   return notify({ status: text }, options);
 }
 
@@ -148,7 +163,8 @@ export function reloading(status?: string, options?: NotifyOptions): boolean {
  * phase; send again before it runs out.
  */
 export function extendTimeout(ms: number, options?: NotifyOptions): boolean {
-  if (typeof ms !== 'number') throw new TypeError(`extendTimeout(ms): ms must be a number, got ${describe(ms)}`);
+  if (typeof ms !== 'number')
+    throw new TypeError(`extendTimeout(ms): ms must be a number, got ${describe(ms)}`);
   if (!Number.isFinite(ms) || ms <= 0) {
     throw new RangeError(`extendTimeout(ms): ms must be a finite number > 0, got ${ms}`);
   }

@@ -65,7 +65,7 @@ export interface NotifyState {
 
 type Kind = 'flag' | 'text' | 'usec' | 'int';
 interface Field {
-  prop: keyof NotifyState & string;
+  prop: Exclude<keyof NotifyState, `X_${string}`>;
   key: string;
   kind: Kind;
   min?: number;
@@ -134,7 +134,8 @@ function flagValue(field: Field, label: Label, value: unknown): string | undefin
   if (value === undefined) return undefined;
   if (field.prop === 'watchdog' && value === 'trigger') return 'trigger';
   if (field.prop === 'fdPoll') {
-    if (typeof value !== 'boolean') throw new TypeError(`${label} must be a boolean, got ${describe(value)}`);
+    if (typeof value !== 'boolean')
+      throw new TypeError(`${label} must be a boolean, got ${describe(value)}`);
     return value ? undefined : '0';
   }
   if (typeof value !== 'boolean') {
@@ -168,8 +169,7 @@ function checkValue(key: string, value: string, label: Label): void {
   if (!field) return;
   switch (field.kind) {
     case 'flag': {
-      const allowed =
-        key === 'WATCHDOG' ? ['1', 'trigger'] : key === 'FDPOLL' ? ['0'] : ['1'];
+      const allowed = key === 'WATCHDOG' ? ['1', 'trigger'] : key === 'FDPOLL' ? ['0'] : ['1'];
       if (!allowed.includes(value)) {
         throw new RangeError(
           `${label} must be ${allowed.map((a) => `"${a}"`).join(' or ')}, got ${JSON.stringify(value)}`,
@@ -201,13 +201,17 @@ function checkCombination(assignments: readonly Assignment[], fdCount: number, w
     return;
   }
   if (keys.has('FDSTOREREMOVE') && !keys.has('FDNAME')) {
-    throw new RangeError(`${what}: fdStoreRemove (FDSTOREREMOVE=1) needs fdName to say which fds to remove`);
+    throw new RangeError(
+      `${what}: fdStoreRemove (FDSTOREREMOVE=1) needs fdName to say which fds to remove`,
+    );
   }
   if (keys.has('FDSTORE') && keys.has('FDSTOREREMOVE')) {
     throw new RangeError(`${what}: fdStore and fdStoreRemove cannot be combined in one message`);
   }
   if (keys.has('FDNAME') && !keys.has('FDSTORE') && !keys.has('FDSTOREREMOVE')) {
-    throw new RangeError(`${what}: fdName (FDNAME=) only has a meaning with fdStore or fdStoreRemove`);
+    throw new RangeError(
+      `${what}: fdName (FDNAME=) only has a meaning with fdStore or fdStoreRemove`,
+    );
   }
   if (keys.has('FDPOLL') && !keys.has('FDSTORE')) {
     throw new RangeError(`${what}: fdPoll (FDPOLL=0) only has a meaning with fdStore`);
@@ -246,7 +250,9 @@ export function stateAssignments(state: NotifyState): Assignment[] {
     else if (typeof raw === 'bigint' || (typeof raw === 'number' && Number.isFinite(raw))) {
       value = String(raw);
     } else {
-      throw new TypeError(`${label} must be a string, a finite number or a bigint, got ${describe(raw)}`);
+      throw new TypeError(
+        `${label} must be a string, a finite number or a bigint, got ${describe(raw)}`,
+      );
     }
     checkValue(prop, value, label);
     out.push({ key: prop, value });

@@ -27,7 +27,9 @@ export function checkNoNewline(label: Label, value: string): void {
 
 export function checkU64Text(label: Label, value: string): void {
   if (!/^[0-9]{1,20}$/.test(value) || BigInt(value) > U64_MAX) {
-    throw new RangeError(`${label} must be an unsigned decimal integer up to 2^64-1, got "${value}"`);
+    throw new RangeError(
+      `${label} must be an unsigned decimal integer up to 2^64-1, got "${value}"`,
+    );
   }
 }
 
@@ -43,7 +45,7 @@ export function checkFdName(label: Label, value: string): void {
   if (value.length === 0 || value.length > 255) {
     throw new RangeError(`${label} must be 1 to 255 characters long, got ${value.length}`);
   }
-  // eslint-disable-next-line no-control-regex
+
   if (!/^[\x20-\x7e]+$/.test(value) || value.includes(':')) {
     throw new RangeError(
       `${label} must be printable ASCII without ":" (systemd ignores other names), got ${JSON.stringify(value)}`,

@@ -34,7 +34,9 @@ function fail(msg) {
     say(`${msg} (SDNOTIFY_STRICT_BUILD=1: failing the install)`);
     process.exit(1);
   }
-  say(`${msg}\nsdnotify: the install goes on: without the addon, calls still work when NOTIFY_SOCKET is unset and fail with a clear error when it is set.`);
+  say(
+    `${msg}\nsdnotify: the install goes on: without the addon, calls still work when NOTIFY_SOCKET is unset and fail with a clear error when it is set.`,
+  );
   process.exit(0);
 }
 
@@ -45,14 +47,23 @@ let cmakeJs;
 try {
   cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
 } catch {
-  fail('no prebuild matches this platform and cmake-js is not installed, so the addon cannot be built from source');
+  fail(
+    'no prebuild matches this platform and cmake-js is not installed, so the addon cannot be built from source',
+  );
 }
 const args = [cmakeJs, 'compile', '--directory', root, '--out', path.join(root, 'build')];
 if (strict) args.push('--CDSDNOTIFY_WERROR=ON');
-const r = spawnSync(process.execPath, args, { stdio: ['ignore', strict ? 'inherit' : 'pipe', 'inherit'], cwd: root });
+const r = spawnSync(process.execPath, args, {
+  stdio: ['ignore', strict ? 'inherit' : 'pipe', 'inherit'],
+  cwd: root,
+});
 if (r.status !== 0) {
-  const missing = ['cmake', 'c++'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-  const need = missing.length ? ` (missing: ${missing.join(', ')}; on Debian: apt-get install cmake g++ make)` : '';
+  const missing = ['cmake', 'c++'].filter(
+    (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
+  );
+  const need = missing.length
+    ? ` (missing: ${missing.join(', ')}; on Debian: apt-get install cmake g++ make)`
+    : '';
   fail(`building the native addon failed${need}`);
 }
 say(`built ${path.join('build', 'Release', 'sdnotify.node')}`);

@@ -27,7 +27,12 @@ export function createLibsystemdBackend(binding: NativeBinding): Backend {
         }
       }
       // unset is always false: the caller unsets process.env itself, under Node's env lock.
-      const rc = binding.sdPidNotifyWithFds(pid, false, data, fds.length > 0 ? Int32Array.from(fds) : null);
+      const rc = binding.sdPidNotifyWithFds(
+        pid,
+        false,
+        data,
+        fds.length > 0 ? Int32Array.from(fds) : null,
+      );
       return { rc, syscall: 'sendmsg' };
     },
   };

@@ -11,9 +11,19 @@ export interface NativeBinding {
   };
   sdNotify(unset: boolean, state: Uint8Array): number;
   sdPidNotify(pid: number, unset: boolean, state: Uint8Array): number;
-  sdPidNotifyWithFds(pid: number, unset: boolean, state: Uint8Array, fds: Int32Array | null): number;
+  sdPidNotifyWithFds(
+    pid: number,
+    unset: boolean,
+    state: Uint8Array,
+    fds: Int32Array | null,
+  ): number;
   getenv(name: string): string | undefined;
-  sendUnix(address: Uint8Array, data: Uint8Array, fds: Int32Array | null, cred: Int32Array | null): number;
+  sendUnix(
+    address: Uint8Array,
+    data: Uint8Array,
+    fds: Int32Array | null,
+    cred: Int32Array | null,
+  ): number;
   probeSocket(): number;
   probeUnix(fd: number, address: Uint8Array): number;
   bindUnix(address: Uint8Array): number;
@@ -47,8 +57,7 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 
 export type LoadResult =
-  | { ok: true; binding: NativeBinding; path: string }
-  | { ok: false; error: Error };
+  { ok: true; binding: NativeBinding; path: string } | { ok: false; error: Error };
 
 /**
  * Loads the addon: `SDNOTIFY_ADDON_PATH` when set (bundlers, single-executable apps), else a
@@ -61,16 +70,25 @@ export function loadNative(env: NodeJS.ProcessEnv = process.env): LoadResult {
     const explicit = env.SDNOTIFY_ADDON_PATH;
     if (explicit) {
       file = path.resolve(explicit);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file loads only through require()
       binding = require(file);
     } else {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+      const nodeGypBuild = require('node-gyp-build') as {
+        (dir: string): unknown;
+        resolve(dir: string): string;
+      };
       file = nodeGypBuild.resolve(PACKAGE_ROOT);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file loads only through require()
       binding = require(file);
     }
-    const missing = EXPECTED.filter((k) => typeof (binding as Record<string, unknown>)[k] !== 'function');
+    const missing = EXPECTED.filter(
+      (k) => typeof (binding as Record<string, unknown>)[k] !== 'function',
+    );
     if (missing.length > 0) {
-      throw new Error(`the addon at ${file} lacks ${missing.join(', ')}: it is from another version; rebuild it (npm run build:native)`);
+      throw new Error(
+        `the addon at ${file} lacks ${missing.join(', ')}: it is from another version; rebuild it (npm run build:native)`,
+      );
     }
     return { ok: true, binding: binding as NativeBinding, path: file };
   } catch (e) {

@@ -69,7 +69,12 @@ function choose(): Selection {
   const withAddon = { ...base, addonPath: loaded.path };
   if (forced === 'builtin') {
     return {
-      info: { ...withAddon, name: 'builtin', reason: 'forced by SDNOTIFY_BACKEND=builtin', error: undefined },
+      info: {
+        ...withAddon,
+        name: 'builtin',
+        reason: 'forced by SDNOTIFY_BACKEND=builtin',
+        error: undefined,
+      },
       primary: builtin,
       builtin,
       binding,
@@ -94,7 +99,12 @@ function choose(): Selection {
   const error = new Error(why);
   if (forced === 'libsystemd') {
     return {
-      info: { ...withAddon, name: 'none', reason: `SDNOTIFY_BACKEND=libsystemd, but ${why}`, error },
+      info: {
+        ...withAddon,
+        name: 'none',
+        reason: `SDNOTIFY_BACKEND=libsystemd, but ${why}`,
+        error,
+      },
       hint: 'install libsystemd0 (systemd >= 219), or unset SDNOTIFY_BACKEND to use the builtin protocol',
       primary: undefined,
       builtin: undefined,
@@ -147,7 +157,9 @@ export function transmit(
     backend.name === 'libsystemd' &&
     (!fromEnv || !isMainThread || sel.binding!.getenv('NOTIFY_SOCKET') !== address.value)
   ) {
-    debug('NOTIFY_SOCKET seen by libsystemd differs from this call\'s; sending with the builtin backend');
+    debug(
+      "NOTIFY_SOCKET seen by libsystemd differs from this call's; sending with the builtin backend",
+    );
     backend = sel.builtin!;
   }
   return backend.send({ address, data, pid, fds });

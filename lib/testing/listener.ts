@@ -47,7 +47,10 @@ export interface NotifyListenerOptions {
  * spawn('node', ['service.js'], { env: { ...process.env, ...listener.env } });
  * const msg = await listener.next();
  */
-export class NotifyListener extends EventEmitter<{ message: [ReceivedNotification]; error: [Error] }> {
+export class NotifyListener extends EventEmitter<{
+  message: [ReceivedNotification];
+  error: [Error];
+}> {
   /** The value to hand a child as `NOTIFY_SOCKET`. */
   readonly notifySocket: string;
   private readonly binding: NativeBinding;
@@ -57,7 +60,13 @@ export class NotifyListener extends EventEmitter<{ message: [ReceivedNotificatio
   private readonly owned = new Set<number>();
   private readonly tempDir: string | undefined;
 
-  private constructor(binding: NativeBinding, fd: number, notifySocket: string, tempDir: string | undefined, pollMs: number) {
+  private constructor(
+    binding: NativeBinding,
+    fd: number,
+    notifySocket: string,
+    tempDir: string | undefined,
+    pollMs: number,
+  ) {
     super();
     this.binding = binding;
     this.fd = fd;
@@ -86,7 +95,9 @@ export class NotifyListener extends EventEmitter<{ message: [ReceivedNotificatio
     }
     const address = parseNotifySocket(value);
     if (address.kind !== 'unix') {
-      throw new RangeError(`NotifyListener address ${value} ${address.kind === 'invalid' ? address.reason : 'must be AF_UNIX'}`);
+      throw new RangeError(
+        `NotifyListener address ${value} ${address.kind === 'invalid' ? address.reason : 'must be AF_UNIX'}`,
+      );
     }
     const fd = loaded.binding.bindUnix(address.sunPath);
     if (fd < 0) throw transportError(fd, 'bind', value);
@@ -109,7 +120,8 @@ export class NotifyListener extends EventEmitter<{ message: [ReceivedNotificatio
       await once(this, 'message', { signal: ac.signal });
       return this.queue.shift()!;
     } catch (e) {
-      if (ac.signal.aborted) throw new Error(`no notification arrived at ${this.notifySocket} within ${timeoutMs} ms`);
+      if (ac.signal.aborted)
+        throw new Error(`no notification arrived at ${this.notifySocket} within ${timeoutMs} ms`);
       throw e;
     } finally {
       clearTimeout(timer);
@@ -149,7 +161,9 @@ export class NotifyListener extends EventEmitter<{ message: [ReceivedNotificatio
         .filter((line) => line.length > 0)
         .map((line) => {
           const eq = line.indexOf('=');
-          return eq < 0 ? { key: line, value: '' } : { key: line.slice(0, eq), value: line.slice(eq + 1) };
+          return eq < 0
+            ? { key: line, value: '' }
+            : { key: line.slice(0, eq), value: line.slice(eq + 1) };
         });
       const msg: ReceivedNotification = {
         raw: got.data,

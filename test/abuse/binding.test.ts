@@ -43,7 +43,9 @@ test('the addon exposes exactly the entry points this test covers', () => {
 
 describe.each(Object.entries(ENTRY_POINTS))('%s', (fn, good) => {
   test('valid arguments return a value without throwing', () => {
-    const r = runNode(`const b = require(${JSON.stringify(`${ROOT}/build/Release/sdnotify.node`)}); out(typeof b.${fn}(${good.join(', ')}));`);
+    const r = runNode(
+      `const b = require(${JSON.stringify(`${ROOT}/build/Release/sdnotify.node`)}); out(typeof b.${fn}(${good.join(', ')}));`,
+    );
     expect(r.status).toBe(0);
     expect(['number', 'object', 'string', 'undefined']).toContain(r.results[0]);
   });
@@ -95,9 +97,12 @@ describe('drop-in functions with wrong types', () => {
     ['sd_pid_notify_with_fds(0, 0, "FDSTORE=1", [{}])', TypeError],
   ])('%s throws %p, with or without a NOTIFY_SOCKET', (call, type) => {
     for (const socket of [undefined, '/nonexistent']) {
-      const r = runNode(`try { out(sdnotify.${call}) } catch (e) { out(e.constructor.name + ': ' + e.message) }`, {
-        NOTIFY_SOCKET: socket,
-      });
+      const r = runNode(
+        `try { out(sdnotify.${call}) } catch (e) { out(e.constructor.name + ': ' + e.message) }`,
+        {
+          NOTIFY_SOCKET: socket,
+        },
+      );
       expect(r.results[0]).toMatch(new RegExp(`^${type.name}: sd_\\w+: `));
     }
   });

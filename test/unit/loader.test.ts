@@ -21,10 +21,17 @@ describe('backend loader', () => {
     expect(r.results).toEqual([[false, false, 0, 0], 0]);
   });
 
-  test.each(['libsystemd', 'builtin'])('SDNOTIFY_BACKEND=%s forces that backend and says so', (name) => {
-    const r = runNode(`out(sdnotify.backendInfo())`, { SDNOTIFY_BACKEND: name });
-    expect(r.results[0]).toMatchObject({ name, forced: true, reason: `forced by SDNOTIFY_BACKEND=${name}` });
-  });
+  test.each(['libsystemd', 'builtin'])(
+    'SDNOTIFY_BACKEND=%s forces that backend and says so',
+    (name) => {
+      const r = runNode(`out(sdnotify.backendInfo())`, { SDNOTIFY_BACKEND: name });
+      expect(r.results[0]).toMatchObject({
+        name,
+        forced: true,
+        reason: `forced by SDNOTIFY_BACKEND=${name}`,
+      });
+    },
+  );
 
   test('by default libsystemd is chosen where it loads, with the library path as the reason', () => {
     const r = runNode(`out(sdnotify.backendInfo())`);
@@ -36,7 +43,9 @@ describe('backend loader', () => {
   test('an unknown SDNOTIFY_BACKEND value selects no transport and names the value', () => {
     const r = runNode(`out(sdnotify.backendInfo())`, { SDNOTIFY_BACKEND: 'systemd' });
     expect(r.results[0]).toMatchObject({ name: 'none' });
-    expect(r.results[0].reason).toMatch(/SDNOTIFY_BACKEND=systemd is not "libsystemd" or "builtin"/);
+    expect(r.results[0].reason).toMatch(
+      /SDNOTIFY_BACKEND=systemd is not "libsystemd" or "builtin"/,
+    );
   });
 
   test('a send with an unknown SDNOTIFY_BACKEND fails with a hint about that variable, not the addon', () => {
@@ -49,7 +58,10 @@ describe('backend loader', () => {
   });
 
   test('NODE_DEBUG=sdnotify prints the chosen backend and why', () => {
-    const r = runNode(`sdnotify.backendInfo()`, { NODE_DEBUG: 'sdnotify', SDNOTIFY_BACKEND: 'builtin' });
+    const r = runNode(`sdnotify.backendInfo()`, {
+      NODE_DEBUG: 'sdnotify',
+      SDNOTIFY_BACKEND: 'builtin',
+    });
     expect(r.stderr).toMatch(/SDNOTIFY \d+: backend builtin: forced by SDNOTIFY_BACKEND=builtin/);
   });
 
@@ -59,7 +71,9 @@ describe('backend loader', () => {
     test('selects the none backend and keeps the load error as the reason', () => {
       const r = runNode(`out(sdnotify.backendInfo())`, env);
       expect(r.results[0].name).toBe('none');
-      expect(r.results[0].reason).toMatch(/native addon could not be loaded: .*\/nonexistent\/sdnotify\.node/);
+      expect(r.results[0].reason).toMatch(
+        /native addon could not be loaded: .*\/nonexistent\/sdnotify\.node/,
+      );
     });
 
     test('unsupervised calls still succeed: false and 0', () => {
@@ -72,19 +86,27 @@ describe('backend loader', () => {
         `try { sdnotify.ready(); out('sent?') } catch (e) { out({ name: e.name, code: e.code, hint: e.hint, cause: String(e.cause) }) }`,
         { ...env, NOTIFY_SOCKET: '/run/whatever' },
       );
-      expect(r.results[0]).toMatchObject({ name: 'SdNotifyError', code: 'ERR_SDNOTIFY_NO_TRANSPORT' });
+      expect(r.results[0]).toMatchObject({
+        name: 'SdNotifyError',
+        code: 'ERR_SDNOTIFY_NO_TRANSPORT',
+      });
       expect(r.results[0].hint).toMatch(/npm rebuild sdnotify/);
       expect(r.results[0].cause).toMatch(/nonexistent/);
     });
 
     test('with NOTIFY_SOCKET set, the drop-in returns -ENOSYS and warns once', () => {
-      const r = runNode(`out([sdnotify.sd_notify(0, 'READY=1'), sdnotify.sd_notify(0, 'STATUS=x')])`, {
-        ...env,
-        NOTIFY_SOCKET: '/run/whatever',
-      });
+      const r = runNode(
+        `out([sdnotify.sd_notify(0, 'READY=1'), sdnotify.sd_notify(0, 'STATUS=x')])`,
+        {
+          ...env,
+          NOTIFY_SOCKET: '/run/whatever',
+        },
+      );
       expect(r.results).toEqual([[-38, -38]]);
       expect(r.stderr.match(/SDNOTIFY_NO_TRANSPORT/g)).toHaveLength(1);
-      expect(r.stderr).toMatch(/NOTIFY_SOCKET is set but sdnotify cannot send: the native addon could not be loaded/);
+      expect(r.stderr).toMatch(
+        /NOTIFY_SOCKET is set but sdnotify cannot send: the native addon could not be loaded/,
+      );
     });
   });
 
@@ -93,9 +115,19 @@ describe('backend loader', () => {
     try {
       const worker = new Worker(
         `const s = require(${JSON.stringify(ROOT)}); require('node:worker_threads').parentPort.postMessage([s.backendInfo().name, s.ready('from a worker')]);`,
-        { eval: true, env: { ...process.env, NOTIFY_SOCKET: listener.notifySocket, SDNOTIFY_BACKEND: 'libsystemd' } },
+        {
+          eval: true,
+          env: {
+            ...process.env,
+            NOTIFY_SOCKET: listener.notifySocket,
+            SDNOTIFY_BACKEND: 'libsystemd',
+          },
+        },
       );
-      const [reply, msg] = await Promise.all([new Promise((r) => worker.once('message', r)), listener.next()]);
+      const [reply, msg] = await Promise.all([
+        new Promise((r) => worker.once('message', r)),
+        listener.next(),
+      ]);
       expect(reply).toEqual(['libsystemd', true]);
       expect(msg.raw.toString()).toBe('READY=1\nSTATUS=from a worker');
       expect(msg.pid).toBe(process.pid);

@@ -9,7 +9,7 @@ import { NotifyListener, type ReceivedNotification } from '../../lib/testing';
 import { ROOT } from '../helpers/node-child';
 
 const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
 
 function expectations(code: string) {
   const sends: string[] = [];
@@ -18,7 +18,7 @@ function expectations(code: string) {
   for (const line of code.split('\n')) {
     const comment = /^\s*\/\/ ?(.*)$/.exec(line);
     if (comment) {
-      const text = comment[1]!;
+      const text = comment[1];
       if (text.startsWith('sends: ')) sends.push(text.slice('sends: '.length));
       else if (afterLog) prints.push(text);
       continue;
@@ -31,7 +31,13 @@ function expectations(code: string) {
 function pattern(expected: string, pid: number): RegExp {
   const escaped = expected
     .split(/(<pid>|<CLOCK_MONOTONIC µs>)/)
-    .map((part) => (part === '<pid>' ? String(pid) : part === '<CLOCK_MONOTONIC µs>' ? '\\d+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      part === '<pid>'
+        ? String(pid)
+        : part === '<CLOCK_MONOTONIC µs>'
+          ? '\\d+'
+          : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('');
   return new RegExp(`^${escaped.replace(/\\\\n/g, '\n')}$`);
 }
@@ -40,33 +46,44 @@ test('README has examples to run', () => {
   expect(blocks.length).toBeGreaterThanOrEqual(6);
 });
 
-describe.each(blocks.map((code, i) => [i + 1, code.split('\n')[0], code] as const))('README example %i (%s)', (_i, _first, code) => {
-  test('runs, sends what its comments say, and prints what they say', async () => {
-    const { sends, prints } = expectations(code);
-    const listener = await NotifyListener.create();
-    try {
-      const program = `(async () => {\n${code}\n})().catch((e) => { console.error(e); process.exit(1); });`
-        .replaceAll("require('sdnotify/testing')", `require(${JSON.stringify(path.join(ROOT, 'dist/testing'))})`)
-        .replaceAll("require('sdnotify')", `require(${JSON.stringify(ROOT)})`);
-      const child = spawn(process.execPath, ['-e', program], {
-        cwd: ROOT,
-        env: { ...process.env, ...listener.env, SDNOTIFY_BACKEND: undefined } as NodeJS.ProcessEnv,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const code_ = await new Promise<number | null>((resolve) => child.once('close', resolve));
-      expect(stderr).toBe('');
-      expect(code_).toBe(0);
-      const got: ReceivedNotification[] = [];
-      for (let k = 0; k < sends.length; k++) got.push(await listener.next(2000));
-      expect(got.map((m) => m.pid)).toEqual(sends.map(() => child.pid));
-      sends.forEach((s, k) => expect(got[k]!.raw.toString()).toMatch(pattern(s, child.pid!)));
-      await expect(listener.next(100)).rejects.toThrow(/no notification arrived/);
-      expect(stdout.trimEnd().split('\n').filter(Boolean)).toEqual(prints);
-    } finally {
-      listener.close();
-    }
-  });
-});
+describe.each(blocks.map((code, i) => [i + 1, code.split('\n')[0], code] as const))(
+  'README example %i (%s)',
+  (_i, _first, code) => {
+    test('runs, sends what its comments say, and prints what they say', async () => {
+      const { sends, prints } = expectations(code);
+      const listener = await NotifyListener.create();
+      try {
+        const program =
+          `(async () => {\n${code}\n})().catch((e) => { console.error(e); process.exit(1); });`
+            .replaceAll(
+              "require('sdnotify/testing')",
+              `require(${JSON.stringify(path.join(ROOT, 'dist/testing'))})`,
+            )
+            .replaceAll("require('sdnotify')", `require(${JSON.stringify(ROOT)})`);
+        const child = spawn(process.execPath, ['-e', program], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            ...listener.env,
+            SDNOTIFY_BACKEND: undefined,
+          },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        const code_ = await new Promise<number | null>((resolve) => child.once('close', resolve));
+        expect(stderr).toBe('');
+        expect(code_).toBe(0);
+        const got: ReceivedNotification[] = [];
+        for (let k = 0; k < sends.length; k++) got.push(await listener.next(2000));
+        expect(got.map((m) => m.pid)).toEqual(sends.map(() => child.pid));
+        sends.forEach((s, k) => expect(got[k].raw.toString()).toMatch(pattern(s, child.pid!)));
+        await expect(listener.next(100)).rejects.toThrow(/no notification arrived/);
+        expect(stdout.trimEnd().split('\n').filter(Boolean)).toEqual(prints);
+      } finally {
+        listener.close();
+      }
+    });
+  },
+);
