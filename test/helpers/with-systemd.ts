@@ -218,11 +218,22 @@ export function reapStaleManagers(): string[] {
 
 // ---------------------------------------------------------------- unit files
 
-/** True when processes of a manager can read this host path (not under its private /tmp, /var/tmp). */
+/** Host directories under /tmp or /var/tmp that a started manager was given (WITH_SYSTEMD_RW). */
+const sharedIntoManagers = new Set<string>();
+
+const within = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`);
+
+/**
+ * True when processes of a manager can read this host path: not under its private /tmp or
+ * /var/tmp, or under a directory shared into it (a clone under /tmp shares the repository).
+ */
 export function visibleToManager(hostPath: string): boolean {
   const p = path.resolve(hostPath);
-  return !PRIVATE_DIRS.some((d) => p === d || p.startsWith(`${d}/`));
+  return !underPrivateDir(p) || [...sharedIntoManagers].some((d) => within(p, d));
 }
+
+const underPrivateDir = (p: string): boolean =>
+  PRIVATE_DIRS.some((d) => within(path.resolve(p), d));
 
 function unitQuote(value: string, what: string): string {
   if (/[\n\r\0]/.test(value))
@@ -552,13 +563,12 @@ export async function startManager(opts: ManagerOptions = {}): Promise<Manager> 
     `${STATE_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}`,
   );
   const share = opts.share ?? [repoRoot, path.dirname(process.execPath)];
-  const rw = [...(opts.rw ?? []), ...share.filter((p) => !visibleToManager(p))].map((p) =>
-    path.resolve(p),
-  );
+  const rw = [...(opts.rw ?? []), ...share.filter(underPrivateDir)].map((p) => path.resolve(p));
   const env: NodeJS.ProcessEnv = { ...process.env, WITH_SYSTEMD_DIR: dir };
   delete env.WITH_SYSTEMD_RW;
   delete env.WITH_SYSTEMD_SYSROOT;
   if (rw.length) env.WITH_SYSTEMD_RW = [...new Set(rw)].join(':');
+  for (const p of rw) sharedIntoManagers.add(p);
   if (opts.sysroot) env.WITH_SYSTEMD_SYSROOT = path.resolve(opts.sysroot);
   if (opts.timeoutSec) env.WITH_SYSTEMD_TIMEOUT = String(opts.timeoutSec);
   const timeoutMs = ((opts.timeoutSec ?? 30) + 30) * 1000;
