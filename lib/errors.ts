@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
-/** Codes that are not errno names. */
+/** An errno name (`ENOENT`, `EAGAIN`, …) or one of sdnotify's own `ERR_SDNOTIFY_*` codes. */
 export type SdNotifyErrorCode =
   'ERR_SDNOTIFY_NO_TRANSPORT' | 'ERR_SDNOTIFY_BAD_SOCKET' | 'ETIMEDOUT' | (string & {});
 
