@@ -64,7 +64,11 @@ inline bool GetCString(const Napi::CallbackInfo& info, size_t i, const char* nam
   return true;
 }
 
-// An Int32Array of file descriptors (each >= 0), or null/undefined for none.
+// SCM_MAX_FD: the most descriptors the kernel passes in one message.
+constexpr size_t kMaxFds = 253;
+
+// An Int32Array of file descriptors, or null/undefined for none. Values are not judged here: a
+// negative or closed fd is the kernel's to refuse (EBADF), as it would be from C.
 inline bool GetFds(const Napi::CallbackInfo& info, size_t i, const char* name,
                    std::vector<int>* out) {
   out->clear();
@@ -74,10 +78,24 @@ inline bool GetFds(const Napi::CallbackInfo& info, size_t i, const char* name,
     return Fail(info, std::string(name) + " must be an Int32Array or null");
   }
   auto a = info[i].As<Napi::Int32Array>();
-  for (size_t k = 0; k < a.ElementLength(); k++) {
-    if (a[k] < 0) return Fail(info, std::string(name) + " must hold file descriptors >= 0");
-    out->push_back(a[k]);
+  out->assign(a.Data(), a.Data() + a.ElementLength());
+  return true;
+}
+
+// Credentials for SCM_CREDENTIALS: a Uint32Array [pid, uid, gid] (the pid's bits as pid_t), or
+// null/undefined for none. uid and gid are unsigned and may exceed 2^31.
+inline bool GetCred(const Napi::CallbackInfo& info, size_t i, const char* name, bool* present,
+                    uint32_t out[3]) {
+  *present = false;
+  if (info[i].IsNull() || info[i].IsUndefined()) return true;
+  if (!info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      info[i].As<Napi::Uint32Array>().ElementLength() != 3) {
+    return Fail(info, std::string(name) + " must be a Uint32Array [pid, uid, gid] or null");
   }
+  auto a = info[i].As<Napi::Uint32Array>();
+  for (size_t k = 0; k < 3; k++) out[k] = a[k];
+  *present = true;
   return true;
 }
 

@@ -1,6 +1,12 @@
 // libsystemd through dlopen: no link-time dependency and no -dev package. A missing library or
 // symbol is reported as data (libsystemdInfo) and makes the call return -ENOSYS, never a crash.
 // libsystemd's barrier functions are deliberately absent: they block the caller in poll().
+//
+// libsystemd's socket is blocking: with the receiver's queue full, its sendmsg() would hang the
+// event loop. Each call therefore takes the AF_UNIX address it will send to (or null) and first
+// asks the probe (unix.h) whether the queue has room, in the same native call to keep the window
+// between the two small: full gives -EAGAIN, and a probe that cannot connect returns its errno
+// (the same one libsystemd's send would fail with) rather than letting an unguarded send through.
 #include <dlfcn.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -13,6 +19,7 @@
 
 #include "args.h"
 #include "sdnotify.h"
+#include "unix.h"
 
 namespace sdnotify {
 namespace {
@@ -48,7 +55,22 @@ const Libsystemd& Lib() {
   return lib;
 }
 
+// pid_t is int: any value is C's to pass; the kernel judges it (as credentials).
+constexpr int64_t kPidMin = -0x80000000LL;
 constexpr int64_t kPidMax = 0x7fffffff;
+
+// The guard: 1 go ahead, else what the call should return. probe is null (nothing to guard,
+// e.g. vsock) or the AF_UNIX sun_path bytes.
+bool GetProbe(const Napi::CallbackInfo& info, size_t i, bool* present, std::string* sun_path) {
+  *present = !(info[i].IsNull() || info[i].IsUndefined());
+  return !*present || GetBytes(info, i, "probe", sun_path);
+}
+
+int Guard(bool present, const std::string& sun_path) {
+  if (!present) return 1;
+  int r = ProbeQueue(sun_path);
+  return r == 0 ? -EAGAIN : r;
+}
 
 }  // namespace
 
@@ -76,50 +98,62 @@ Napi::Value LibsystemdInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// sdNotify(unset: boolean, state: Buffer) -> int
+// sdNotify(unset: boolean, state: Buffer, probe: Buffer | null) -> int
 Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool unset = false;
-  std::string state;
-  if (!CheckArity(info, 2, "sdNotify") || !GetBool(info, 0, "unset", &unset) ||
-      !GetCString(info, 1, "state", &state)) {
+  bool unset = false, guarded = false;
+  std::string state, probe_path;
+  if (!CheckArity(info, 3, "sdNotify") || !GetBool(info, 0, "unset", &unset) ||
+      !GetCString(info, 1, "state", &state) || !GetProbe(info, 2, &guarded, &probe_path)) {
     return env.Undefined();
   }
   const Libsystemd& lib = Lib();
   if (lib.sd_notify == nullptr) return Napi::Number::New(env, -ENOSYS);
+  int go = Guard(guarded, probe_path);
+  if (go != 1) return Napi::Number::New(env, go);
   return Napi::Number::New(env, lib.sd_notify(unset ? 1 : 0, state.c_str()));
 }
 
-// sdPidNotify(pid: number, unset: boolean, state: Buffer) -> int
+// sdPidNotify(pid: number, unset: boolean, state: Buffer, probe: Buffer | null) -> int
 Napi::Value SdPidNotify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t pid = 0;
-  bool unset = false;
-  std::string state;
-  if (!CheckArity(info, 3, "sdPidNotify") || !GetInt(info, 0, "pid", 0, kPidMax, &pid) ||
-      !GetBool(info, 1, "unset", &unset) || !GetCString(info, 2, "state", &state)) {
+  bool unset = false, guarded = false;
+  std::string state, probe_path;
+  if (!CheckArity(info, 4, "sdPidNotify") || !GetInt(info, 0, "pid", kPidMin, kPidMax, &pid) ||
+      !GetBool(info, 1, "unset", &unset) || !GetCString(info, 2, "state", &state) ||
+      !GetProbe(info, 3, &guarded, &probe_path)) {
     return env.Undefined();
   }
   const Libsystemd& lib = Lib();
   if (lib.sd_pid_notify == nullptr) return Napi::Number::New(env, -ENOSYS);
+  int go = Guard(guarded, probe_path);
+  if (go != 1) return Napi::Number::New(env, go);
   return Napi::Number::New(
       env, lib.sd_pid_notify(static_cast<pid_t>(pid), unset ? 1 : 0, state.c_str()));
 }
 
-// sdPidNotifyWithFds(pid: number, unset: boolean, state: Buffer, fds: Int32Array | null) -> int
+// sdPidNotifyWithFds(pid: number, unset: boolean, state: Buffer, fds: Int32Array | null,
+//                    probe: Buffer | null) -> int
 Napi::Value SdPidNotifyWithFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t pid = 0;
-  bool unset = false;
-  std::string state;
+  bool unset = false, guarded = false;
+  std::string state, probe_path;
   std::vector<int> fds;
-  if (!CheckArity(info, 4, "sdPidNotifyWithFds") || !GetInt(info, 0, "pid", 0, kPidMax, &pid) ||
-      !GetBool(info, 1, "unset", &unset) || !GetCString(info, 2, "state", &state) ||
-      !GetFds(info, 3, "fds", &fds)) {
+  if (!CheckArity(info, 5, "sdPidNotifyWithFds") ||
+      !GetInt(info, 0, "pid", kPidMin, kPidMax, &pid) || !GetBool(info, 1, "unset", &unset) ||
+      !GetCString(info, 2, "state", &state) || !GetFds(info, 3, "fds", &fds) ||
+      !GetProbe(info, 4, &guarded, &probe_path)) {
     return env.Undefined();
   }
+  // libsystemd puts the control buffer on the stack with alloca() and aborts the process past its
+  // limit; the kernel would refuse more than SCM_MAX_FD anyway.
+  if (fds.size() > kMaxFds) return Napi::Number::New(env, -EINVAL);
   const Libsystemd& lib = Lib();
   if (lib.sd_pid_notify_with_fds == nullptr) return Napi::Number::New(env, -ENOSYS);
+  int go = Guard(guarded, probe_path);
+  if (go != 1) return Napi::Number::New(env, go);
   return Napi::Number::New(
       env, lib.sd_pid_notify_with_fds(static_cast<pid_t>(pid), unset ? 1 : 0, state.c_str(),
                                       fds.empty() ? nullptr : fds.data(),

@@ -12,7 +12,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, SdPidNotifyWithFds, "sdPidNotifyWithFds"));
   exports.Set("getenv", Napi::Function::New(env, GetEnv, "getenv"));
   exports.Set("sendUnix", Napi::Function::New(env, SendUnix, "sendUnix"));
-  exports.Set("probeSocket", Napi::Function::New(env, ProbeSocket, "probeSocket"));
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
   exports.Set("bindUnix", Napi::Function::New(env, BindUnix, "bindUnix"));
   exports.Set("recvUnix", Napi::Function::New(env, RecvUnix, "recvUnix"));

@@ -14,7 +14,6 @@ Napi::Value GetEnv(const Napi::CallbackInfo& info);
 
 // socket.cc
 Napi::Value SendUnix(const Napi::CallbackInfo& info);
-Napi::Value ProbeSocket(const Napi::CallbackInfo& info);
 Napi::Value ProbeUnix(const Napi::CallbackInfo& info);
 Napi::Value BindUnix(const Napi::CallbackInfo& info);
 Napi::Value RecvUnix(const Napi::CallbackInfo& info);

@@ -3,25 +3,25 @@
 // queue has room (guarding libsystemd's blocking send), and a non-blocking receiver that plays
 // the manager's side (demo and test kit).
 // Every socket is SOCK_CLOEXEC and closed on every path; results are byte counts or -errno.
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "args.h"
 #include "sdnotify.h"
+#include "unix.h"
 
 namespace sdnotify {
 namespace {
-
-constexpr size_t kMaxFds = 253;  // SCM_MAX_FD
 
 // A socket that closes itself, so no path can leak it.
 class Fd {
@@ -38,35 +38,86 @@ class Fd {
   int fd_;
 };
 
-// Fills a sockaddr_un from raw sun_path bytes: "/path" (a NUL is appended) or "\0abstract"
-// (length without padding, as libsystemd does). Returns the address length, or -ENAMETOOLONG /
-// -EINVAL: a path is never truncated.
-int MakeAddress(const std::string& bytes, sockaddr_un* sa) {
-  std::memset(sa, 0, sizeof(*sa));
-  sa->sun_family = AF_UNIX;
-  if (bytes.empty()) return -EINVAL;
-  bool abstract = bytes[0] == '\0';
-  size_t room = sizeof(sa->sun_path) - (abstract ? 0 : 1);
-  if (bytes.size() > room) return -ENAMETOOLONG;
-  std::memcpy(sa->sun_path, bytes.data(), bytes.size());
-  return static_cast<int>(offsetof(sockaddr_un, sun_path) + bytes.size() + (abstract ? 0 : 1));
+int ConnectRetrying(int fd, const sockaddr_un& sa, int salen) {
+  int r;
+  do {
+    r = connect(fd, reinterpret_cast<const sockaddr*>(&sa), static_cast<socklen_t>(salen));
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : 0;
+}
+
+// The probe socket, made once per process and kept (re-connecting it costs one syscall, a fresh
+// socket per message cost as much as libsystemd's whole send). It never reaches JS. Its inode is
+// remembered, so if someone else closed our fd number (and it was reused) we make a new one
+// instead of connecting a socket that is not ours.
+struct Probe {
+  std::mutex mutex;
+  int fd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;
+} probe;
+
+bool ProbeIsOurs() {
+  struct stat st;
+  return probe.fd >= 0 && fstat(probe.fd, &st) == 0 && st.st_dev == probe.dev &&
+         st.st_ino == probe.ino;
 }
 
 }  // namespace
 
-// sendUnix(address: Buffer, data: Buffer, fds: Int32Array | null, cred: Int32Array | null)
+int MakeAddress(const std::string& sun_path, sockaddr_un* sa) {
+  std::memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  if (sun_path.empty()) return -EINVAL;
+  bool abstract = sun_path[0] == '\0';
+  size_t room = sizeof(sa->sun_path) - (abstract ? 0 : 1);
+  if (sun_path.size() > room) return -ENAMETOOLONG;
+  std::memcpy(sa->sun_path, sun_path.data(), sun_path.size());
+  return static_cast<int>(offsetof(sockaddr_un, sun_path) + sun_path.size() + (abstract ? 0 : 1));
+}
+
+// A connected AF_UNIX datagram socket polls POLLOUT only while its peer's receive queue has room,
+// so this answers without sending. connect() runs every time, so a socket re-bound at the same
+// path is the one asked.
+int ProbeQueue(const std::string& sun_path) {
+  sockaddr_un sa;
+  int salen = MakeAddress(sun_path, &sa);
+  if (salen < 0) return salen;
+  std::lock_guard<std::mutex> lock(probe.mutex);
+  if (!ProbeIsOurs()) {
+    probe.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe.fd < 0) return -errno;
+    struct stat st;
+    if (fstat(probe.fd, &st) < 0) {
+      int e = errno;
+      close(probe.fd);
+      probe.fd = -1;
+      return -e;
+    }
+    probe.dev = st.st_dev;
+    probe.ino = st.st_ino;
+  }
+  int r = ConnectRetrying(probe.fd, sa, salen);
+  if (r < 0) return r;
+  pollfd p{probe.fd, POLLOUT, 0};
+  do {
+    r = poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return -errno;
+  return (p.revents & POLLOUT) != 0 ? 1 : 0;
+}
+
+// sendUnix(address: Buffer, data: Buffer, fds: Int32Array | null, cred: Uint32Array | null)
 //   -> bytes sent, or -errno. cred is [pid, uid, gid] for SCM_CREDENTIALS; null sends none.
 Napi::Value SendUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string address, data;
-  std::vector<int> fds, cred;
+  std::vector<int> fds;
+  bool with_cred = false;
+  uint32_t cred[3] = {0, 0, 0};
   if (!CheckArity(info, 4, "sendUnix") || !GetBytes(info, 0, "address", &address) ||
       !GetBytes(info, 1, "data", &data) || !GetFds(info, 2, "fds", &fds) ||
-      !GetFds(info, 3, "cred", &cred)) {
-    return env.Undefined();
-  }
-  if (!cred.empty() && cred.size() != 3) {
-    Fail(info, "cred must hold exactly [pid, uid, gid]");
+      !GetCred(info, 3, "cred", &with_cred, cred)) {
     return env.Undefined();
   }
   if (fds.size() > kMaxFds) return Napi::Number::New(env, -EINVAL);
@@ -85,12 +136,14 @@ Napi::Value SendUnix(const Napi::CallbackInfo& info) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
 
-  // Control buffer: SCM_RIGHTS first, then SCM_CREDENTIALS, like libsystemd.
+  // Control data: SCM_RIGHTS first, then SCM_CREDENTIALS, like libsystemd. Zeroed: the kernel
+  // reads the padding too.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds) + CMSG_SPACE(sizeof(ucred))];
+  std::memset(control, 0, sizeof(control));
   size_t space = (fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size())) +
-                 (cred.empty() ? 0 : CMSG_SPACE(sizeof(ucred)));
-  std::vector<char> control(space, 0);  // zeroed: the kernel reads padding too
+                 (with_cred ? CMSG_SPACE(sizeof(ucred)) : 0);
   if (space > 0) {
-    msg.msg_control = control.data();
+    msg.msg_control = control;
     msg.msg_controllen = space;
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     if (!fds.empty()) {
@@ -100,7 +153,7 @@ Napi::Value SendUnix(const Napi::CallbackInfo& info) {
       std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
       c = CMSG_NXTHDR(&msg, c);
     }
-    if (!cred.empty()) {
+    if (with_cred) {
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_CREDENTIALS;
       c->cmsg_len = CMSG_LEN(sizeof(ucred));
@@ -117,44 +170,15 @@ Napi::Value SendUnix(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
 }
 
-// probeSocket() -> fd of a non-blocking, close-on-exec AF_UNIX datagram socket for probeUnix, or
-// -errno. The caller keeps it: one socket serves every probe.
-Napi::Value ProbeSocket(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckArity(info, 0, "probeSocket")) return env.Undefined();
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  return Napi::Number::New(env, fd < 0 ? -errno : fd);
-}
-
-// probeUnix(fd: number, address: Buffer) -> 1 if a datagram can be queued at address now, 0 if
-// the receiver's queue is full, or -errno from connect(). A connected AF_UNIX datagram socket
-// polls POLLOUT only while its peer's receive queue has room, so this answers without sending.
-// connect() runs every time, so a socket re-bound at the same path is the one asked.
+// probeUnix(address: Buffer) -> 1 if a datagram can be queued there now, 0 if the receiver's
+// queue is full, or -errno. The libsystemd backend's guard, exported for tests and the bench.
 Napi::Value ProbeUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int64_t fd = 0;
   std::string address;
-  if (!CheckArity(info, 2, "probeUnix") || !GetInt(info, 0, "fd", 0, 0x7fffffff, &fd) ||
-      !GetBytes(info, 1, "address", &address)) {
+  if (!CheckArity(info, 1, "probeUnix") || !GetBytes(info, 0, "address", &address)) {
     return env.Undefined();
   }
-  sockaddr_un sa;
-  int salen = MakeAddress(address, &sa);
-  if (salen < 0) return Napi::Number::New(env, salen);
-  int r;
-  do {
-    r = connect(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&sa),
-                static_cast<socklen_t>(salen));
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return Napi::Number::New(env, -errno);
-
-  pollfd p{static_cast<int>(fd), POLLOUT, 0};
-  do {
-    r = poll(&p, 1, 0);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return Napi::Number::New(env, -errno);
-  if ((p.revents & POLLNVAL) != 0) return Napi::Number::New(env, -EBADF);
-  return Napi::Number::New(env, (p.revents & POLLOUT) != 0 ? 1 : 0);
+  return Napi::Number::New(env, ProbeQueue(address));
 }
 
 // bindUnix(address: Buffer) -> fd of a non-blocking, close-on-exec AF_UNIX datagram socket bound

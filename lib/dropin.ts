@@ -5,9 +5,8 @@
 import { parseNotifySocket } from './address';
 import { backendInfo, transmit } from './backend/select';
 import { errno } from './errors';
-import { describe } from './validate';
+import { MAX_FDS, describe } from './validate';
 
-const PID_MAX = 0x7fffffff;
 let warnedNoTransport = false;
 
 function unsetArg(fn: string, value: unknown): boolean {
@@ -18,12 +17,11 @@ function unsetArg(fn: string, value: unknown): boolean {
   );
 }
 
-function pidArg(fn: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${fn}: pid must be an integer, got ${describe(value)}`);
+/** An int32, as C's pid_t and int: which values make sense is the kernel's to answer, as in C. */
+function int32Arg(fn: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || (value | 0) !== value) {
+    throw new TypeError(`${fn}: ${name} must be a 32-bit integer, got ${String(value)}`);
   }
-  if (value < 0 || value > PID_MAX)
-    throw new RangeError(`${fn}: pid must be from 0 to ${PID_MAX}, got ${value}`);
   return value;
 }
 
@@ -45,14 +43,11 @@ function fdsArg(fn: string, value: unknown): number[] {
   if (!Array.isArray(value) && !(value instanceof Int32Array)) {
     throw new TypeError(`${fn}: fds must be an array of file descriptors, got ${describe(value)}`);
   }
-  return Array.from(value as ArrayLike<unknown>, (fd, i) => {
-    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > PID_MAX) {
-      throw new TypeError(
-        `${fn}: fds[${i}] must be a file descriptor (an integer >= 0), got ${String(fd)}`,
-      );
-    }
-    return fd;
-  });
+  const list = value as ArrayLike<unknown>;
+  const out: number[] = [];
+  // By index, so a hole in a sparse array is an error rather than a silent fd 0.
+  for (let i = 0; i < list.length; i++) out.push(int32Arg(fn, `fds[${i}]`, list[i]));
+  return out;
 }
 
 function pidNotifyWithFds(
@@ -62,12 +57,14 @@ function pidNotifyWithFds(
   stateIn: unknown,
   fdsIn: unknown,
 ): number {
-  const pid = pidArg(fn, pidIn);
+  const pid = int32Arg(fn, 'pid', pidIn);
   const unset = unsetArg(fn, unsetIn);
   const state = stateArg(fn, stateIn);
   const fds = fdsArg(fn, fdsIn);
   try {
     if (state === null) return -errno('EINVAL');
+    // More than SCM_MAX_FD: the kernel refuses it (and libsystemd would abort in alloca first).
+    if (fds.length > MAX_FDS) return -errno('EINVAL');
     const value = process.env.NOTIFY_SOCKET;
     if (value === undefined) return 0;
     const address = parseNotifySocket(value);

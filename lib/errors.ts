@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
@@ -67,44 +68,78 @@ export function errno(name: keyof typeof constants.errno): number {
   return constants.errno[name];
 }
 
-function hintFor(code: string, address: string): string {
+/** What is at a path that refused a datagram: the usual causes of ECONNREFUSED, told apart. */
+function whatIsAt(path: string): string {
+  try {
+    const st = lstatSync(path);
+    if (st.isDirectory()) return 'is a directory, not a socket';
+    if (st.isFile()) return 'is a regular file, not a socket';
+    if (st.isSymbolicLink()) return 'is a symbolic link to nothing that listens';
+    if (st.isSocket())
+      return 'is a socket file nobody is bound to any more (stale: its manager is gone)';
+    return 'is not a socket';
+  } catch {
+    return 'has nobody bound to it';
+  }
+}
+
+/** Where the address came from, for messages: the environment or the `socket` option. */
+export type AddressSource = 'NOTIFY_SOCKET' | 'socket';
+
+function hintFor(code: string, address: string, source: AddressSource): string {
+  const at = JSON.stringify(address);
   switch (code) {
     case 'ENOENT':
-      return `nothing exists at ${address}: is the unit Type=notify, and does this process see the manager's /run (RootDirectory=, PrivateTmp=, a container)?`;
-    case 'ECONNREFUSED':
-      return `nobody is bound to ${address}: a stale path, a regular file, or an abstract name unbound (or bound by a stream socket); was NOTIFY_SOCKET inherited from a manager that is gone?`;
+      return `nothing exists at ${at}: is the unit Type=notify, and does this process see the manager's /run (RootDirectory=, PrivateTmp=, a container)?`;
+    case 'ECONNREFUSED': {
+      const why =
+        source === 'NOTIFY_SOCKET'
+          ? 'was NOTIFY_SOCKET inherited from a manager that is gone?'
+          : 'check the socket option';
+      return address.startsWith('@')
+        ? `nobody is bound to the abstract name ${at} (or only a stream socket is; abstract names are per network namespace): ${why}`
+        : `${at} ${whatIsAt(address)}: ${why}`;
+    }
     case 'EPROTOTYPE':
+      return `${at} is not a datagram socket ("Protocol wrong type"): ${source} must name the manager's AF_UNIX SOCK_DGRAM socket`;
     case 'ENOPROTOOPT':
-      return `${address} is not a datagram socket ("Protocol wrong type"): NOTIFY_SOCKET must name the manager's AF_UNIX SOCK_DGRAM socket`;
+      return `"Protocol not available" at ${at}: ${source} must name the manager's AF_UNIX SOCK_DGRAM socket; is the unit Type=notify?`;
     case 'EAGAIN':
-      return `the manager's receive queue at ${address} is full: it is not reading notifications right now (busy, hung or stopped); retry later`;
+      return `the manager's receive queue at ${at} is full: it is not reading notifications right now (busy, hung or stopped); retry later`;
     case 'EACCES':
     case 'EPERM':
-      return `no permission to send to ${address}: check the socket's owner and mode, the unit's User=, and SELinux/AppArmor denials`;
+      return `no permission to send to ${at}: check the socket's owner and mode, the unit's User=, and SELinux/AppArmor denials`;
     case 'EMSGSIZE':
     case 'ENOBUFS':
-      return `the message is too large for ${address}: the manager reads at most 4096 bytes per datagram`;
+      return `the message is too large for ${at}: the manager reads at most 4096 bytes per datagram`;
     case 'ENAMETOOLONG':
-      return `the socket path ${address} is longer than an AF_UNIX address can hold (107 bytes); use a shorter path or an @abstract name`;
+      return `the socket path ${at} is longer than an AF_UNIX address can hold (107 bytes); use a shorter path or an @abstract name`;
     case 'EAFNOSUPPORT':
-      return `${address} is a vsock address, which the builtin backend does not support yet; use the libsystemd backend (libsystemd >= 253)`;
+      return `${at} is a vsock address, which the builtin backend does not support yet; use the libsystemd backend with libsystemd >= 253`;
     case 'EINVAL':
-      return `NOTIFY_SOCKET=${JSON.stringify(address)} is not a valid address: it must be an absolute path, @abstract or vsock:CID:PORT`;
+      return address.startsWith('vsock')
+        ? `${at} is a vsock address, which this libsystemd does not support (it needs systemd >= 253)`
+        : `${source}=${at} is not a valid address: it must be an absolute path, @abstract or vsock:CID:PORT`;
     case 'EMFILE':
     case 'ENFILE':
       return 'out of file descriptors: look for a descriptor leak, or raise LimitNOFILE=';
     case 'EBADF':
       return 'a file descriptor passed in fds is not open';
     default:
-      return `check NOTIFY_SOCKET (${address}) and that the service manager is running`;
+      return `check ${source} (${at}) and that the service manager is running`;
   }
 }
 
 /** The error a failed send turns into: code, errno, syscall and a hint naming what to check. */
-export function transportError(rc: number, syscall: string, address: string): SdNotifyError {
+export function transportError(
+  rc: number,
+  syscall: string | undefined,
+  address: string,
+  source: AddressSource = 'NOTIFY_SOCKET',
+): SdNotifyError {
   const code = errnoName(rc);
   return new SdNotifyError(
-    `sd_notify: ${syscall} ${code}: ${errnoDescription(rc)} (NOTIFY_SOCKET=${address})`,
-    { code, errno: -Math.abs(rc), syscall, hint: hintFor(code, address), address },
+    `sd_notify: ${syscall ? `${syscall} ` : ''}${code}: ${errnoDescription(rc)} (${source}=${JSON.stringify(address)})`,
+    { code, errno: -Math.abs(rc), syscall, hint: hintFor(code, address, source), address },
   );
 }

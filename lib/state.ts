@@ -1,6 +1,9 @@
+import { constants } from 'node:os';
+
 import {
   KEY_RE,
   MAX_MESSAGE_BYTES,
+  PID_MAX,
   checkFdName,
   checkIntText,
   checkNoNewline,
@@ -74,7 +77,7 @@ interface Field {
   check?: (label: Label, value: string) => void;
 }
 
-const PID_MAX = 0x7fffffff;
+const ERRNO_NAMES = new Set(Object.keys(constants.errno));
 const BUS_ERROR_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
 
 /** The canonical order: the order of sd_notify(3). Custom fields follow, in insertion order. */
@@ -96,7 +99,8 @@ const FIELDS: readonly Field[] = [
       }
     },
   },
-  { prop: 'errno', key: 'ERRNO', kind: 'int', min: 0, max: PID_MAX },
+  // systemd's parse_errno(): 0 to ERRNO_MAX (4095), or a name such as ENOENT; else it is dropped.
+  { prop: 'errno', key: 'ERRNO', kind: 'int', min: 0, max: 4095 },
   {
     prop: 'busError',
     key: 'BUSERROR',
@@ -181,6 +185,7 @@ function checkValue(key: string, value: string, label: Label): void {
       checkU64Text(label, value);
       break;
     case 'int':
+      if (key === 'ERRNO' && ERRNO_NAMES.has(value)) break;
       checkIntText(label, value, field.min!, field.max!);
       break;
     case 'text':
@@ -226,6 +231,27 @@ function checkCombination(assignments: readonly Assignment[], fdCount: number, w
   }
 }
 
+/** The field a mistyped key most likely meant: same letters ignoring case and "_", or one edit away. */
+function nearestField(prop: string): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/_/g, '');
+  const want = norm(prop);
+  for (const f of FIELDS) if (norm(f.prop) === want || norm(f.key) === want) return f.prop;
+  return FIELDS.find((f) => editDistance(norm(f.prop), want) <= Math.min(2, want.length >> 2 || 1))
+    ?.prop;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
 /** Turns a NotifyState into assignments in canonical order, checking every field. */
 export function stateAssignments(state: NotifyState): Assignment[] {
   const out: Assignment[] = [];
@@ -240,8 +266,9 @@ export function stateAssignments(state: NotifyState): Assignment[] {
     if (BY_PROP.has(prop)) continue;
     const label = `state.${prop}`;
     if (!prop.startsWith('X_') || !KEY_RE.test(prop)) {
+      const guess = nearestField(prop);
       throw new TypeError(
-        `${label} is not a NotifyState field; custom assignments need an "X_" key of upper-case letters, digits and "_"`,
+        `${label} is not a NotifyState field${guess ? ` (did you mean ${guess}?)` : ''}; custom assignments need an "X_" key of upper-case letters, digits and "_"`,
       );
     }
     if (raw === undefined) continue;
@@ -264,6 +291,7 @@ export function stateAssignments(state: NotifyState): Assignment[] {
 export function parseAssignments(text: string): Assignment[] {
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (body.length === 0) throw new RangeError('state must hold at least one KEY=VALUE assignment');
+  const seen = new Set<string>();
   return body.split('\n').map((line, i) => {
     const eq = line.indexOf('=');
     const key = eq < 0 ? line : line.slice(0, eq);
@@ -272,6 +300,11 @@ export function parseAssignments(text: string): Assignment[] {
         `state line ${i + 1} must be KEY=VALUE with KEY of upper-case letters, digits and "_", got ${JSON.stringify(line)}`,
       );
     }
+    // systemd keeps the first STATUS=, MAINPID=, ... but the last READY=: say which one counts.
+    if (seen.has(key)) {
+      throw new RangeError(`state line ${i + 1} repeats ${key}=; send each key once per message`);
+    }
+    seen.add(key);
     const value = line.slice(eq + 1);
     checkValue(key, value, `${key}=`);
     return { key, value };
@@ -293,7 +326,12 @@ export function encodeMessage(state: NotifyState | string, fdCount: number): Buf
   if (typeof state === 'string') {
     assignments = parseAssignments(state);
     text = state;
-  } else if (typeof state === 'object' && state !== null && !Array.isArray(state)) {
+  } else if (
+    typeof state === 'object' &&
+    state !== null &&
+    !Array.isArray(state) &&
+    !ArrayBuffer.isView(state)
+  ) {
     assignments = stateAssignments(state);
     if (assignments.length === 0) {
       throw new RangeError('state has no field to send (false and undefined fields are omitted)');

@@ -5,6 +5,8 @@
 export const MAX_MESSAGE_BYTES = 4096;
 /** SCM_MAX_FD: the kernel's limit of descriptors in one message. */
 export const MAX_FDS = 253;
+/** Largest pid_t. */
+export const PID_MAX = 0x7fffffff;
 /** Largest u64, which systemd reads as "infinity" in µs fields. */
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
@@ -86,5 +88,7 @@ export function intText(label: Label, value: unknown, min: number, max: number):
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  if (Buffer.isBuffer(value)) return 'a Buffer';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   return typeof value;
 }

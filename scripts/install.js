@@ -53,11 +53,17 @@ try {
 }
 const args = [cmakeJs, 'compile', '--directory', root, '--out', path.join(root, 'build')];
 if (strict) args.push('--CDSDNOTIFY_WERROR=ON');
+// Strict (CI): the whole build log. Otherwise the log is kept quiet, and only its first error line
+// is shown on failure, so a user's install output says what happened in a few lines, not fifty.
 const r = spawnSync(process.execPath, args, {
-  stdio: ['ignore', strict ? 'inherit' : 'pipe', 'inherit'],
+  stdio: ['ignore', strict ? 'inherit' : 'pipe', strict ? 'inherit' : 'pipe'],
   cwd: root,
+  encoding: 'utf8',
 });
 if (r.status !== 0) {
+  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => l.trim());
+  const first = lines.find((l) => /error/i.test(l)) ?? lines.at(-1);
+  if (!strict && first) say(`cmake-js: ${first.replace(/^(ERR!|ERROR) OMG /, '').slice(0, 300)}`);
   const missing = ['cmake', 'c++'].filter(
     (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
   );

@@ -20,7 +20,12 @@ export function createBuiltinBackend(binding: NativeBinding): Backend {
       if (address.kind !== 'unix') return { rc: -errno('EAFNOSUPPORT'), syscall: 'socket' };
       const fdArray = fds.length > 0 ? Int32Array.from(fds) : null;
       if (needsCredentials(pid)) {
-        const cred = Int32Array.of(pid || process.pid, process.getuid!(), process.getgid!());
+        // pid_t's bits in a u32; uid and gid are unsigned and may exceed 2^31.
+        const cred = Uint32Array.of(
+          (pid || process.pid) >>> 0,
+          process.getuid!(),
+          process.getgid!(),
+        );
         const rc = binding.sendUnix(address.sunPath, data, fdArray, cred);
         if (rc >= 0) return { rc: 1, syscall: 'sendmsg' };
         // Like libsystemd: the kernel refused the credentials (or the send); retry with our own.

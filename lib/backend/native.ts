@@ -9,23 +9,26 @@ export interface NativeBinding {
     path: string | null;
     symbols: { sd_notify: boolean; sd_pid_notify: boolean; sd_pid_notify_with_fds: boolean };
   };
-  sdNotify(unset: boolean, state: Uint8Array): number;
-  sdPidNotify(pid: number, unset: boolean, state: Uint8Array): number;
+  /** `probe`: the AF_UNIX sun_path to check for queue room first (null: no check, e.g. vsock). */
+  sdNotify(unset: boolean, state: Uint8Array, probe: Uint8Array | null): number;
+  sdPidNotify(pid: number, unset: boolean, state: Uint8Array, probe: Uint8Array | null): number;
   sdPidNotifyWithFds(
     pid: number,
     unset: boolean,
     state: Uint8Array,
     fds: Int32Array | null,
+    probe: Uint8Array | null,
   ): number;
   getenv(name: string): string | undefined;
   sendUnix(
     address: Uint8Array,
     data: Uint8Array,
     fds: Int32Array | null,
-    cred: Int32Array | null,
+    /** [pid, uid, gid] for SCM_CREDENTIALS (the pid's bits as pid_t). */
+    cred: Uint32Array | null,
   ): number;
-  probeSocket(): number;
-  probeUnix(fd: number, address: Uint8Array): number;
+  /** 1 room in the receiver's queue, 0 full, < 0 -errno (the libsystemd backend's guard). */
+  probeUnix(address: Uint8Array): number;
   bindUnix(address: Uint8Array): number;
   recvUnix(fd: number): ReceivedDatagram | null | number;
 }
@@ -47,7 +50,6 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'sdPidNotifyWithFds',
   'getenv',
   'sendUnix',
-  'probeSocket',
   'probeUnix',
   'bindUnix',
   'recvUnix',
@@ -92,6 +94,9 @@ export function loadNative(env: NodeJS.ProcessEnv = process.env): LoadResult {
     }
     return { ok: true, binding: binding as NativeBinding, path: file };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e : new Error(String(e)) };
+    // node-gyp-build's message ends in a newline; keep messages one clean line.
+    const error = e instanceof Error ? e : new Error(String(e));
+    error.message = error.message.trim();
+    return { ok: false, error };
   }
 }

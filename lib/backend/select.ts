@@ -58,7 +58,7 @@ function choose(): Selection {
         reason: `the native addon could not be loaded: ${loaded.error.message}`,
         error: loaded.error,
       },
-      hint: 'the native addon is needed to send: reinstall sdnotify on this platform, or rebuild it with `npm rebuild sdnotify` (needs cmake and a C++ compiler)',
+      hint: 'the native addon is needed to send: build it with `npm rebuild sdnotify` in your project (`npm run build:native` in a clone of sdnotify); that needs cmake and a C++ compiler (Debian: apt-get install cmake g++ make)',
       primary: undefined,
       builtin: undefined,
       binding: undefined,

@@ -15,11 +15,13 @@ export interface ReceivedNotification {
   raw: Buffer;
   /** `KEY=VALUE` lines in order (a repeated key appears twice). */
   assignments: { key: string; value: string }[];
-  /** Last value of each key. */
+  /** Last value of each key (systemd itself keeps the first of a repeated STATUS=, MAINPID=, …). */
   fields: Record<string, string>;
-  /** The sender's credentials as the kernel reported them (SO_PASSCRED). */
+  /** The sender's pid as the kernel reported it (SO_PASSCRED): whom the manager attributes it to. */
   pid: number;
+  /** The sender's uid (SO_PASSCRED). */
   uid: number;
+  /** The sender's gid (SO_PASSCRED). */
   gid: number;
   /** File descriptors that came with it; yours to close (the listener closes them on `close()` unless taken). */
   fds: number[];
@@ -59,6 +61,7 @@ export class NotifyListener extends EventEmitter<{
   private readonly queue: ReceivedNotification[] = [];
   private readonly owned = new Set<number>();
   private readonly tempDir: string | undefined;
+  private failure: Error | undefined;
 
   private constructor(
     binding: NativeBinding,
@@ -81,7 +84,7 @@ export class NotifyListener extends EventEmitter<{
     if (!loaded.ok) {
       throw new SdNotifyError(`NotifyListener needs the native addon: ${loaded.error.message}`, {
         code: 'ERR_SDNOTIFY_NO_TRANSPORT',
-        hint: 'rebuild the addon with `npm rebuild sdnotify` (needs cmake and a C++ compiler)',
+        hint: 'build the addon with `npm rebuild sdnotify` (`npm run build:native` in a clone); that needs cmake and a C++ compiler',
         cause: loaded.error,
       });
     }
@@ -112,6 +115,7 @@ export class NotifyListener extends EventEmitter<{
   /** The next message (queued or yet to come); rejects after `timeoutMs` (default 5000). */
   async next(timeoutMs = 5000): Promise<ReceivedNotification> {
     this.drain();
+    if (this.failure) throw this.failure;
     const queued = this.queue.shift();
     if (queued) return queued;
     const ac = new AbortController();
@@ -152,7 +156,10 @@ export class NotifyListener extends EventEmitter<{
       const got = this.binding.recvUnix(this.fd);
       if (got === null) return;
       if (typeof got === 'number') {
-        this.emit('error', transportError(got, 'recvmsg', this.notifySocket));
+        // Never an unhandled 'error' from a timer: without a listener, next() rejects with it.
+        const error = transportError(got, 'recvmsg', this.notifySocket);
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+        else this.failure = error;
         return;
       }
       const text = got.data.toString('utf8');

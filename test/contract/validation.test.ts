@@ -543,7 +543,14 @@ const REFUSALS: Array<[string, Refusal[]]> = [
       bad('status(5)', (l) => l.status(5 as never), T, /status/, /string/),
       bad('extendTimeout("5")', (l) => l.extendTimeout('5' as never), T, /ms/, /number/),
       bad('extendTimeout(-1)', (l) => l.extendTimeout(-1), R, /ms/, /> 0/),
-      bad('extendTimeout(NaN)', (l) => l.extendTimeout(NaN), R, /ms/, /finite/),
+      bad('extendTimeout(NaN)', (l) => l.extendTimeout(NaN), R, /ms/, /a number > 0 and <= \d+/),
+      bad(
+        'extendTimeout(1e300)',
+        (l) => l.extendTimeout(1e300),
+        R,
+        /ms/,
+        /<= 9007199254740, got 1e\+300/,
+      ),
     ],
   ],
 ];

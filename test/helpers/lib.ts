@@ -31,6 +31,8 @@ export function loadLib(backend: ForcedBackend): Lib {
 
 /** The raw addon object the lib uses (node caches native modules: one object per process). */
 export interface RawBinding {
+  sdNotify: (...args: unknown[]) => number;
+  sdPidNotify: (...args: unknown[]) => number;
   sdPidNotifyWithFds: (...args: unknown[]) => number;
   sendUnix: (...args: unknown[]) => number;
   probeUnix: (...args: unknown[]) => number;
@@ -44,26 +46,30 @@ export function rawBinding(): RawBinding {
   return require(nodeGypBuild.resolve(path.resolve(__dirname, '..', '..'))) as RawBinding;
 }
 
+const LIBSYSTEMD_CALLS = ['sdNotify', 'sdPidNotify', 'sdPidNotifyWithFds'] as const;
+
 /**
- * Counts which native path each send takes: libsystemd's sd_pid_notify_with_fds or the builtin
- * sendmsg. Proves that a "libsystemd" suite really sent through libsystemd.
+ * Counts which native path each send takes: one of libsystemd's sd_*notify* functions or the
+ * builtin sendmsg. Proves that a "libsystemd" suite really sent through libsystemd.
  */
 export function countRoutes(): { libsystemd: number; builtin: number; restore(): void } {
   const b = rawBinding();
-  const origLib = b.sdPidNotifyWithFds;
+  const originals = LIBSYSTEMD_CALLS.map((name) => [name, b[name]] as const);
   const origSend = b.sendUnix;
   const counts = {
     libsystemd: 0,
     builtin: 0,
     restore() {
-      b.sdPidNotifyWithFds = origLib;
+      for (const [name, fn] of originals) b[name] = fn;
       b.sendUnix = origSend;
     },
   };
-  b.sdPidNotifyWithFds = (...args: unknown[]) => {
-    counts.libsystemd += 1;
-    return origLib.apply(b, args);
-  };
+  for (const [name, fn] of originals) {
+    b[name] = (...args: unknown[]) => {
+      counts.libsystemd += 1;
+      return fn.apply(b, args);
+    };
+  }
   b.sendUnix = (...args: unknown[]) => {
     counts.builtin += 1;
     return origSend.apply(b, args);

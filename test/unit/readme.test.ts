@@ -2,7 +2,8 @@
 // socket: "// sends: …" comments must match the datagrams that arrive, in order, and the comment
 // lines right after a console.log(...) must match what it printed.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { NotifyListener, type ReceivedNotification } from '../../lib/testing';
@@ -52,15 +53,18 @@ describe.each(blocks.map((code, i) => [i + 1, code.split('\n')[0], code] as cons
     test('runs, sends what its comments say, and prints what they say', async () => {
       const { sends, prints } = expectations(code);
       const listener = await NotifyListener.create();
+      const dir = mkdtempSync(path.join(tmpdir(), 'sdnotify-readme-'));
+      const file = path.join(dir, 'example.js');
       try {
-        const program =
-          `(async () => {\n${code}\n})().catch((e) => { console.error(e); process.exit(1); });`
-            .replaceAll(
-              "require('sdnotify/testing')",
-              `require(${JSON.stringify(path.join(ROOT, 'dist/testing'))})`,
-            )
-            .replaceAll("require('sdnotify')", `require(${JSON.stringify(ROOT)})`);
-        const child = spawn(process.execPath, ['-e', program], {
+        // Run as pasted into a CommonJS file: no wrapper, so e.g. a top-level await fails here too.
+        const program = code
+          .replaceAll(
+            "require('sdnotify/testing')",
+            `require(${JSON.stringify(path.join(ROOT, 'dist/testing'))})`,
+          )
+          .replaceAll("require('sdnotify')", `require(${JSON.stringify(ROOT)})`);
+        writeFileSync(file, program);
+        const child = spawn(process.execPath, [file], {
           cwd: ROOT,
           env: {
             ...process.env,
@@ -83,6 +87,7 @@ describe.each(blocks.map((code, i) => [i + 1, code.split('\n')[0], code] as cons
         expect(stdout.trimEnd().split('\n').filter(Boolean)).toEqual(prints);
       } finally {
         listener.close();
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   },

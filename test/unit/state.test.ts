@@ -132,6 +132,25 @@ describe('validation (each a TypeError or RangeError that names the field and th
     ],
     ['errno negative', { errno: -2 }, RangeError, /state\.errno must be an integer from 0/],
     [
+      'errno above ERRNO_MAX (systemd drops it)',
+      { errno: 4096 },
+      RangeError,
+      /state\.errno must be an integer from 0 to 4095/,
+    ],
+    [
+      'ERRNO= an unknown name',
+      'ERRNO=ENOSUCH',
+      RangeError,
+      /ERRNO= must be an integer from 0 to 4095/,
+    ],
+    ['a repeated key in a string', 'STATUS=a\nSTATUS=b', RangeError, /line 2 repeats STATUS=/],
+    [
+      'a Buffer as the state',
+      Buffer.from('READY=1'),
+      TypeError,
+      /state must be a NotifyState object or a string, got a Buffer/,
+    ],
+    [
       'notifyAccess unknown',
       { notifyAccess: 'some' },
       RangeError,
@@ -237,6 +256,21 @@ describe('validation (each a TypeError or RangeError that names the field and th
     // 'é' is 2 bytes in UTF-8: 2045 characters fit in characters but not in bytes.
     expect(() => encodeMessage({ status: 'é'.repeat(2045) }, 0)).toThrow(
       /4097 bytes; the manager reads at most 4096/,
+    );
+  });
+
+  test('ERRNO= accepts an errno name, as systemd does', () => {
+    expect(encodeMessage('ERRNO=ENOENT', 0).toString()).toBe('ERRNO=ENOENT');
+  });
+
+  test('a mistyped field gets a suggestion', () => {
+    expect(() => encodeMessage({ staus: 'x' } as never, 0)).toThrow(
+      /state\.staus .*did you mean status\?/,
+    );
+    expect(() => encodeMessage({ STATUS: 'x' } as never, 0)).toThrow(/did you mean status\?/);
+    expect(() => encodeMessage({ main_pid: 1 } as never, 0)).toThrow(/did you mean mainPid\?/);
+    expect(() => encodeMessage({ foo: 1 } as never, 0)).toThrow(
+      /state\.foo is not a NotifyState field;/,
     );
   });
 
