@@ -42,7 +42,7 @@ async function main() {
   const listener = await NotifyListener.create();
   const info = backendInfo();
   console.log(`NOTIFY_SOCKET=${listener.notifySocket}`);
-  console.log(`backend on this machine: ${info.name} (${info.reason})\n`);
+  console.log(`how the service will send (its "backend"): ${info.name}, because ${info.reason}\n`);
 
   const child = spawn(process.execPath, [path.join(__dirname, 'service.js')], {
     env: { ...process.env, ...listener.env },
@@ -51,7 +51,8 @@ async function main() {
   const exited = new Promise((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  say(`started service.js as pid ${child.pid}; waiting for READY=1 (Type=notify)`);
+  say(`started service.js as pid ${child.pid}; waiting for READY=1`);
+  say('  (systemd counts a Type=notify service as started only once it sends READY=1)');
 
   const first = await listener.next(10000);
   show(first, child.pid);
@@ -72,7 +73,11 @@ async function main() {
   );
   listener.close();
 
-  console.log('\nTo run the same service as a real systemd unit (as root):');
+  console.log(
+    require('node:fs').existsSync('/run/systemd/system')
+      ? '\nTo run the same service as a real systemd unit (as root):'
+      : '\nThis machine is not running systemd (a container?). Where systemd runs, the same service runs as a real unit (as root) with:',
+  );
   console.log(
     `  systemd-run --unit=sdnotify-demo -p Type=notify ${process.execPath} ${path.join(__dirname, 'service.js')}`,
   );

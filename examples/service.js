@@ -9,7 +9,8 @@ let served = 0;
 const server = http.createServer((req, res) => {
   served += 1;
   res.end(`hello #${served}\n`);
-  status(`Serving on port ${server.address().port}: ${served} requests so far`);
+  const requests = `${served} request${served === 1 ? '' : 's'}`;
+  status(`Serving on port ${server.address().port}: ${requests} so far`);
 });
 
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
