@@ -261,7 +261,7 @@ async function main() {
     },
     { what: 'sdnotify notify({ status })', backend: 'builtin', run: worker('notify', 'builtin') },
     {
-      what: 'probeUnix(fd, address) alone',
+      what: 'probeUnix(address) alone',
       backend: 'libsystemd',
       note: "the libsystemd backend's queue-room guard",
       run: worker('probe', 'libsystemd'),
