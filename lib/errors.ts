@@ -1,5 +1,5 @@
 import { lstatSync } from 'node:fs';
-import { constants } from 'node:os';
+import { errnoTable } from './errno';
 import { getSystemErrorMap } from 'node:util';
 
 /** An errno name (`ENOENT`, `EAGAIN`, …) or one of sdnotify's own `ERR_SDNOTIFY_*` codes. */
@@ -49,13 +49,19 @@ export class SdNotifyError extends Error {
 
 // Aliases share a number (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK, ENOTSUP = EOPNOTSUPP):
 // the first name listed, the one C's strerror tables use, wins.
-const errnoNames = new Map<number, string>();
-for (const [name, n] of Object.entries(constants.errno))
-  if (!errnoNames.has(n)) errnoNames.set(n, name);
+let errnoNames: Map<number, string> | undefined;
+function names(): Map<number, string> {
+  if (errnoNames === undefined) {
+    errnoNames = new Map();
+    for (const [name, n] of Object.entries(errnoTable()))
+      if (!errnoNames.has(n)) errnoNames.set(n, name);
+  }
+  return errnoNames;
+}
 
 /** `ENOENT` for 2 (or -2). */
 export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+  return names().get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }
 
 /** The C library's description, e.g. "no such file or directory". */
@@ -64,8 +70,8 @@ export function errnoDescription(errno: number): string {
 }
 
 /** Positive errno value of a name, e.g. 11 for `EAGAIN`. */
-export function errno(name: keyof typeof constants.errno): number {
-  return constants.errno[name];
+export function errno(name: keyof typeof import('node:os').constants.errno): number {
+  return errnoTable()[name];
 }
 
 /** What is at a path that refused a datagram: the usual causes of ECONNREFUSED, told apart. */

@@ -1,5 +1,4 @@
-import { constants } from 'node:os';
-
+import { errnoTable } from './errno';
 import {
   KEY_RE,
   MAX_MESSAGE_BYTES,
@@ -77,7 +76,6 @@ interface Field {
   check?: (label: Label, value: string) => void;
 }
 
-const ERRNO_NAMES = new Set(Object.keys(constants.errno));
 const BUS_ERROR_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
 
 /** The canonical order: the order of sd_notify(3). Custom fields follow, in insertion order. */
@@ -185,7 +183,7 @@ function checkValue(key: string, value: string, label: Label): void {
       checkU64Text(label, value);
       break;
     case 'int':
-      if (key === 'ERRNO' && ERRNO_NAMES.has(value)) break;
+      if (key === 'ERRNO' && Object.hasOwn(errnoTable(), value)) break;
       checkIntText(label, value, field.min!, field.max!);
       break;
     case 'text':

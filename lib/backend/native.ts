@@ -1,4 +1,5 @@
 // The raw addon: its typed interface and the loader that keeps the reason it failed.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** What `binding/` exports. Numbers are byte counts or minus errno; nothing here throws but TypeError. */
@@ -55,8 +56,23 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'recvUnix',
 ];
 
-/** The package root: lib/backend (ts) or dist/backend (js) → two levels up. */
-export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+/**
+ * The package root: the nearest directory above this file with sdnotify's package.json (this
+ * file runs from lib/backend under ts-jest, dist/backend, or the one-file bundle in dist/).
+ */
+export function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+      };
+      if (pkg.name === 'sdnotify') return dir;
+    } catch {
+      // no package.json here: look higher
+    }
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..', '..');
+  }
+}
 
 export type LoadResult =
   { ok: true; binding: NativeBinding; path: string } | { ok: false; error: Error };
@@ -80,7 +96,7 @@ export function loadNative(env: NodeJS.ProcessEnv = process.env): LoadResult {
         (dir: string): unknown;
         resolve(dir: string): string;
       };
-      file = nodeGypBuild.resolve(PACKAGE_ROOT);
+      file = nodeGypBuild.resolve(packageRoot());
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file loads only through require()
       binding = require(file);
     }

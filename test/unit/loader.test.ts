@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 
 import { NotifyListener } from '../../lib/testing';
@@ -7,9 +8,23 @@ import { ROOT, runNode } from '../helpers/node-child';
 const countDlopen = `let dlopens = 0; const orig = process.dlopen; process.dlopen = function (...a) { dlopens++; return orig.apply(this, a); };\n`;
 
 describe('backend loader', () => {
-  test('importing the package loads no native code', () => {
-    const r = runNode(`out(Object.keys(require.cache).filter((f) => f.endsWith('.node')).length)`);
-    expect(r.results).toEqual([0]);
+  test('importing the package loads no native code and compiles none of the library', () => {
+    const r = runNode(
+      `out(Object.keys(require.cache).map((f) => require('path').relative(${JSON.stringify(ROOT)}, f)))`,
+    );
+    expect(r.results).toEqual([['dist/index.js']]); // the facade; dist/sdnotify.js loads on first use
+  });
+
+  test('named imports work from ESM through the lazy facade', () => {
+    const entry = JSON.stringify(`${ROOT}/dist/index.js`);
+    const code = `import { notify, SdNotifyError, MAX_FDS } from ${entry};
+      console.log(JSON.stringify([typeof notify, typeof SdNotifyError, MAX_FDS, notify({ ready: true })]));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+      encoding: 'utf8',
+      env: { ...process.env, NOTIFY_SOCKET: '' },
+    });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual(['function', 'function', 253, false]);
   });
 
   test('with NOTIFY_SOCKET unset, calls return false/0 and never load the addon', () => {
