@@ -70,7 +70,10 @@ export function systemdAvailable(): Availability {
   if (!tool) {
     return (availability = {
       ok: false,
-      reason: `with-systemd not found (looked at: ${toolCandidates().join(', ')}); set WITH_SYSTEMD=/path/to/with-systemd`,
+      reason:
+        `the with-systemd tool (it boots a private systemd manager for these tests; CI has it at ` +
+        `../shared/tools/ beside the clone) is not at ${toolCandidates()[0]} nor on PATH; ` +
+        `set WITH_SYSTEMD=/path/to/with-systemd to run them`,
     });
   }
   // check may apt-get install util-linux bits on a fresh machine: give it time.
