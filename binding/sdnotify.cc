@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sdPidNotifyWithFds",
               Napi::Function::New(env, SdPidNotifyWithFds, "sdPidNotifyWithFds"));
   exports.Set("getenv", Napi::Function::New(env, GetEnv, "getenv"));
+  exports.Set("pipeCloexec", Napi::Function::New(env, PipeCloexec, "pipeCloexec"));
   exports.Set("sendUnix", Napi::Function::New(env, SendUnix, "sendUnix"));
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
   exports.Set("bindUnix", Napi::Function::New(env, BindUnix, "bindUnix"));

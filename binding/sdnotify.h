@@ -12,6 +12,9 @@ Napi::Value SdPidNotify(const Napi::CallbackInfo& info);
 Napi::Value SdPidNotifyWithFds(const Napi::CallbackInfo& info);
 Napi::Value GetEnv(const Napi::CallbackInfo& info);
 
+// fd.cc
+Napi::Value PipeCloexec(const Napi::CallbackInfo& info);
+
 // socket.cc
 Napi::Value SendUnix(const Napi::CallbackInfo& info);
 Napi::Value ProbeUnix(const Napi::CallbackInfo& info);

@@ -5,9 +5,22 @@
 import { parseNotifySocket } from './address';
 import { backendInfo, transmit } from './backend/select';
 import { errno } from './errors';
-import { MAX_FDS, describe } from './validate';
+import { runBarrier } from './barrier';
+import { MAX_FDS, U64_MAX, describe } from './validate';
 
 let warnedNoTransport = false;
+
+/** The none backend with NOTIFY_SOCKET set: -ENOSYS, and a warning the first time. */
+function noTransport(): number {
+  if (!warnedNoTransport) {
+    warnedNoTransport = true;
+    process.emitWarning(
+      `NOTIFY_SOCKET is set but sdnotify cannot send: ${backendInfo().reason}. Calls return -ENOSYS.`,
+      { code: 'SDNOTIFY_NO_TRANSPORT' },
+    );
+  }
+  return -errno('ENOSYS');
+}
 
 function unsetArg(fn: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
@@ -71,14 +84,7 @@ function pidNotifyWithFds(
     if (address.kind === 'invalid') return -errno(address.code);
     const result = transmit(address, state, pid, fds, true);
     if (result === undefined) {
-      if (!warnedNoTransport) {
-        warnedNoTransport = true;
-        process.emitWarning(
-          `NOTIFY_SOCKET is set but sdnotify cannot send: ${backendInfo().reason}. Calls return -ENOSYS.`,
-          { code: 'SDNOTIFY_NO_TRANSPORT' },
-        );
-      }
-      return -errno('ENOSYS');
+      return noTransport();
     }
     return result.rc;
   } finally {
@@ -117,4 +123,56 @@ export function sd_pid_notify_with_fds(
   fds: readonly number[] | Int32Array | null,
 ): number {
   return pidNotifyWithFds('sd_pid_notify_with_fds', pid, unset_environment, state, fds);
+}
+
+/** µs as C's uint64_t, to ms; UINT64_MAX is infinite. */
+function timeoutArg(fn: string, value: unknown): number {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > U64_MAX) {
+      throw new TypeError(`${fn}: timeout_usec must be from 0 to 2^64-1, got ${value}`);
+    }
+    return value === U64_MAX ? Infinity : Number(value) / 1000;
+  }
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) {
+    return value >= Number(U64_MAX) ? Infinity : value / 1000;
+  }
+  throw new TypeError(
+    `${fn}: timeout_usec must be a non-negative integer or bigint of microseconds, got ${String(value)}`,
+  );
+}
+
+async function pidNotifyBarrier(
+  fn: string,
+  pidIn: unknown,
+  unsetIn: unknown,
+  timeoutIn: unknown,
+): Promise<number> {
+  const pid = int32Arg(fn, 'pid', pidIn);
+  const unset = unsetArg(fn, unsetIn);
+  const timeoutMs = timeoutArg(fn, timeoutIn);
+  const { rc } = await runBarrier({ pid, unset, socket: undefined, timeoutMs, signal: undefined });
+  return rc === -errno('ENOSYS') && process.env.NOTIFY_SOCKET !== undefined ? noTransport() : rc;
+}
+
+/**
+ * `int sd_notify_barrier(int unset_environment, uint64_t timeout)`: resolves once the manager
+ * has processed every message sent before (1), with 0 when not supervised, or -errno
+ * (-ETIMEDOUT when `timeout_usec` µs pass first; `2n ** 64n - 1n` waits for ever). Unlike
+ * libsystemd's, it never blocks the event loop. "Processed" is not "accepted": the manager
+ * answers a barrier before it checks `NotifyAccess=`.
+ */
+export function sd_notify_barrier(
+  unset_environment: boolean | number,
+  timeout_usec: number | bigint,
+): Promise<number> {
+  return pidNotifyBarrier('sd_notify_barrier', 0, unset_environment, timeout_usec);
+}
+
+/** `int sd_pid_notify_barrier(pid_t pid, int unset_environment, uint64_t timeout)` (libsystemd ≥ 254's). */
+export function sd_pid_notify_barrier(
+  pid: number,
+  unset_environment: boolean | number,
+  timeout_usec: number | bigint,
+): Promise<number> {
+  return pidNotifyBarrier('sd_pid_notify_barrier', pid, unset_environment, timeout_usec);
 }

@@ -126,6 +126,8 @@ function hintFor(code: string, address: string, source: AddressSource): string {
       return address.startsWith('vsock')
         ? `${at} is a vsock address, which this libsystemd does not support (it needs systemd >= 253)`
         : `${source}=${at} is not a valid address: it must be an absolute path, @abstract or vsock:CID:PORT`;
+    case 'ETIMEDOUT':
+      return `the manager did not process the barrier sent to ${at} in time: it is busy or hung, or whatever reads ${source} does not acknowledge BARRIER=1 (systemd >= 246 does)`;
     case 'EMFILE':
     case 'ENFILE':
       return 'out of file descriptors: look for a descriptor leak, or raise LimitNOFILE=';

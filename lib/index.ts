@@ -19,5 +19,12 @@ export { SdNotifyError, type SdNotifyErrorCode } from './errors';
 export { parseNotifySocket, type NotifyAddress } from './address';
 export { backendInfo, type BackendInfo } from './backend/select';
 export type { BackendName } from './backend/types';
-export { sd_notify, sd_pid_notify, sd_pid_notify_with_fds } from './dropin';
+export { barrier, type BarrierOptions } from './barrier';
+export {
+  sd_notify,
+  sd_pid_notify,
+  sd_pid_notify_with_fds,
+  sd_notify_barrier,
+  sd_pid_notify_barrier,
+} from './dropin';
 export { MAX_MESSAGE_BYTES, MAX_FDS, U64_MAX } from './validate';

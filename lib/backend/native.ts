@@ -30,6 +30,8 @@ export interface NativeBinding {
   ): number;
   /** 1 room in the receiver's queue, 0 full, < 0 -errno (the libsystemd backend's guard). */
   probeUnix(address: Uint8Array): number;
+  /** [readFd, writeFd] of a pipe2(O_CLOEXEC), or -errno. */
+  pipeCloexec(): Int32Array | number;
   bindUnix(address: Uint8Array): number;
   recvUnix(fd: number): ReceivedDatagram | null | number;
 }
@@ -52,6 +54,7 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'getenv',
   'sendUnix',
   'probeUnix',
+  'pipeCloexec',
   'bindUnix',
   'recvUnix',
 ];

@@ -139,6 +139,11 @@ export function backendInfo(): BackendInfo {
   return selected().info;
 }
 
+/** The loaded addon (undefined on the `none` backend), for the syscalls beyond sending. */
+export function nativeBinding(): NativeBinding | undefined {
+  return selected().binding;
+}
+
 /** For the `none` backend: one line saying what to do about it. */
 export function noTransportHint(): string {
   return selected().hint ?? '';

@@ -30,6 +30,7 @@ const ENTRY_POINTS: Record<string, string[]> = {
   getenv: ['"HOME"'],
   sendUnix: ['Buffer.from("/nonexistent")', 'Buffer.from("X=1")', 'null', 'null'],
   probeUnix: ['Buffer.from("/nonexistent")'],
+  pipeCloexec: [],
   bindUnix: ['Buffer.from("/nonexistent/dir/sock")'],
   recvUnix: ['0x7ffffff0'],
 };
