@@ -51,6 +51,7 @@ function compile(tmp) {
   return {
     receiver: build('receiver.c', path.join(tmp, 'receiver'), []),
     loop: build('sd-notify-loop.c', path.join(tmp, 'sd-notify-loop'), ['-ldl']),
+    barrier: build('barrier-loop.c', path.join(tmp, 'barrier-loop'), ['-ldl']),
   };
 }
 
@@ -316,8 +317,52 @@ async function main() {
   console.log(
     'successful call; "failed" calls (e.g. EAGAIN: the receiver fell behind) count in the time.',
   );
+  await barrierRoundTrips(bin, socketPath);
   importCost();
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+// Barrier round trips (BARRIER=1 sent, the receiver drops the fd, the hang-up seen), one at a
+// time: libsystemd's blocking sd_notify_barrier() from C against ours on each backend.
+async function barrierRoundTrips(bin, socketPath) {
+  const n = quick ? 200 : 1000;
+  const run = (cmd, args, backend) =>
+    withReceiver(bin.receiver, socketPath, () =>
+      runChild(cmd, args, { NOTIFY_SOCKET: socketPath, SDNOTIFY_BACKEND: backend }),
+    );
+  const cases = [
+    ['C: sd_notify_barrier(0, 5 s)', await run(bin.barrier, [String(n)], '')],
+    [
+      'sdnotify sd_notify_barrier (libsystemd)',
+      await run(
+        process.execPath,
+        [path.join(__dirname, 'barrier-worker.js'), String(n)],
+        'libsystemd',
+      ),
+    ],
+    [
+      'sdnotify sd_notify_barrier (builtin)',
+      await run(
+        process.execPath,
+        [path.join(__dirname, 'barrier-worker.js'), String(n)],
+        'builtin',
+      ),
+    ],
+  ];
+  console.log(
+    `\nbarrier round trip, median of ${n} in sequence (the receiver closes the fd on receipt):`,
+  );
+  const ref = cases[0][1].ns ? median(cases[0][1].ns) : undefined;
+  for (const [what, res] of cases) {
+    if (!res.ns) {
+      console.log(`  ${what.padEnd(42)} skipped: ${res.skip}`);
+      continue;
+    }
+    const med = median(res.ns);
+    const vs = ref ? `  ${(med / ref).toFixed(2)}x C` : '';
+    const failed = res.failed ? `  (${res.failed} failed)` : '';
+    console.log(`  ${what.padEnd(42)} ${(med / 1000).toFixed(1).padStart(7)} µs${vs}${failed}`);
+  }
 }
 
 // What `require('sdnotify')` costs a process, against requiring an empty file in the same run
