@@ -12,6 +12,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, SdPidNotifyWithFds, "sdPidNotifyWithFds"));
   exports.Set("getenv", Napi::Function::New(env, GetEnv, "getenv"));
   exports.Set("pipeCloexec", Napi::Function::New(env, PipeCloexec, "pipeCloexec"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("hungUp", Napi::Function::New(env, HungUp, "hungUp"));
   exports.Set("sendUnix", Napi::Function::New(env, SendUnix, "sendUnix"));
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
   exports.Set("bindUnix", Napi::Function::New(env, BindUnix, "bindUnix"));

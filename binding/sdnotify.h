@@ -14,6 +14,8 @@ Napi::Value GetEnv(const Napi::CallbackInfo& info);
 
 // fd.cc
 Napi::Value PipeCloexec(const Napi::CallbackInfo& info);
+Napi::Value CloseFd(const Napi::CallbackInfo& info);
+Napi::Value HungUp(const Napi::CallbackInfo& info);
 
 // socket.cc
 Napi::Value SendUnix(const Napi::CallbackInfo& info);

@@ -4,10 +4,10 @@
 // backend's send, our copy of the write end is closed, and the read end is watched for hang-up,
 // which comes when the manager closes the copy it received. The read end is handed to a
 // net.Socket: libuv polls a pipe in the event loop itself, so the wait holds no pool thread.
-import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 
 import { parseNotifySocket } from './address';
+import type { NativeBinding } from './backend/native';
 import { backendInfo, nativeBinding, noTransportHint, transmit } from './backend/select';
 import { SdNotifyError, errno, transportError } from './errors';
 import { PID_MAX, describe } from './validate';
@@ -34,12 +34,23 @@ export interface BarrierRequest {
 export async function runBarrier(req: BarrierRequest): Promise<{ rc: number; syscall?: string }> {
   req.signal?.throwIfAborted();
   const sent = sendBarrier(req);
-  if (sent.readFd === undefined) return sent;
+  if (sent.readFd === undefined || sent.binding === undefined) return sent;
+  if (req.timeoutMs === 0) {
+    // Like libsystemd's poll() with a zero timeout: one look, no waiting.
+    const rc = sent.binding.hungUp(sent.readFd);
+    sent.binding.closeFd(sent.readFd);
+    return { rc: rc === 1 ? 1 : rc === 0 ? -errno('ETIMEDOUT') : rc };
+  }
   return { rc: await waitForHangUp(sent.readFd, req.timeoutMs, req.signal) };
 }
 
 /** The synchronous half: pipe, send, close our write end, unset the environment if asked. */
-function sendBarrier(req: BarrierRequest): { rc: number; syscall?: string; readFd?: number } {
+function sendBarrier(req: BarrierRequest): {
+  rc: number;
+  syscall?: string;
+  readFd?: number;
+  binding?: NativeBinding;
+} {
   try {
     const value = req.socket ?? process.env.NOTIFY_SOCKET;
     if (value === undefined) return { rc: 0 };
@@ -54,13 +65,13 @@ function sendBarrier(req: BarrierRequest): { rc: number; syscall?: string; readF
     try {
       result = transmit(address, BARRIER, req.pid, [writeFd], req.socket === undefined);
     } finally {
-      closeSync(writeFd); // only the manager's copy may keep the pipe open now
+      binding.closeFd(writeFd); // only the manager's copy may keep the pipe open now
     }
     if (result === undefined || result.rc < 0) {
-      closeSync(readFd);
+      binding.closeFd(readFd);
       return result ?? { rc: -errno('ENOSYS') };
     }
-    return { rc: 1, readFd };
+    return { rc: 1, readFd, binding };
   } finally {
     // Like libsystemd: after the send, whatever its outcome, before waiting.
     if (req.unset) delete process.env.NOTIFY_SOCKET;

@@ -32,6 +32,10 @@ export interface NativeBinding {
   probeUnix(address: Uint8Array): number;
   /** [readFd, writeFd] of a pipe2(O_CLOEXEC), or -errno. */
   pipeCloexec(): Int32Array | number;
+  /** close(fd): 0 or -errno (fs.closeSync warns in workers about fds Node did not open). */
+  closeFd(fd: number): number;
+  /** 1 if the pipe's writers are all gone (POLLHUP), 0 if not yet, -errno; never waits. */
+  hungUp(fd: number): number;
   bindUnix(address: Uint8Array): number;
   recvUnix(fd: number): ReceivedDatagram | null | number;
 }
@@ -55,6 +59,8 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'sendUnix',
   'probeUnix',
   'pipeCloexec',
+  'closeFd',
+  'hungUp',
   'bindUnix',
   'recvUnix',
 ];

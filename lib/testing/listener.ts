@@ -1,7 +1,7 @@
 // The manager's side of the protocol, for tests and demos on a machine without systemd: a real
 // AF_UNIX datagram socket that receives each message with its sender's credentials and fds.
 import { EventEmitter, once } from 'node:events';
-import { closeSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -137,9 +137,9 @@ export class NotifyListener extends EventEmitter<{
     if (this.fd < 0) return;
     clearInterval(this.timer);
     this.drain();
-    closeSync(this.fd);
+    this.binding.closeFd(this.fd);
     this.fd = -1;
-    for (const fd of this.owned) closeSync(fd);
+    for (const fd of this.owned) this.binding.closeFd(fd);
     this.owned.clear();
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
     else if (!this.notifySocket.startsWith('@')) rmSync(this.notifySocket, { force: true });
@@ -184,7 +184,7 @@ export class NotifyListener extends EventEmitter<{
         receivedAt: new Date(),
       };
       if (msg.fields.BARRIER === '1') {
-        for (const fd of got.fds) closeSync(fd); // the acknowledgement: the sender sees POLLHUP
+        for (const fd of got.fds) this.binding.closeFd(fd); // the acknowledgement: POLLHUP
         msg.fds = [];
       } else {
         for (const fd of got.fds) this.owned.add(fd);

@@ -31,6 +31,8 @@ const ENTRY_POINTS: Record<string, string[]> = {
   sendUnix: ['Buffer.from("/nonexistent")', 'Buffer.from("X=1")', 'null', 'null'],
   probeUnix: ['Buffer.from("/nonexistent")'],
   pipeCloexec: [],
+  closeFd: ['0x7ffffff0'],
+  hungUp: ['0x7ffffff0'],
   bindUnix: ['Buffer.from("/nonexistent/dir/sock")'],
   recvUnix: ['0x7ffffff0'],
 };
