@@ -16,6 +16,12 @@ export interface LibsystemdCase {
   /** Our fds: handed to the child through spawn's stdio slots and renumbered there. */
   fds: number[];
   unsetEnvironment?: boolean;
+  /**
+   * Call sd_notify_barrier(unset, this) instead (µs; 2^64-1 is infinite): the python process
+   * blocks in poll() until the peer closes the fd, so the peer must read while it waits.
+   * `pid`, `state` and `fds` are then unused.
+   */
+  barrierTimeoutUsec?: number | bigint;
 }
 
 export interface LibsystemdResult {
@@ -25,6 +31,8 @@ export interface LibsystemdResult {
   senderPid: number;
   /** NOTIFY_SOCKET after the call (null when unset). */
   envAfter: string | null;
+  /** How long the libsystemd call took, in ms (python's monotonic clock). */
+  elapsedMs: number;
 }
 
 export function libsystemdSend(cases: LibsystemdCase[]): Promise<LibsystemdResult[]> {
@@ -45,6 +53,9 @@ export function libsystemdSend(cases: LibsystemdCase[]): Promise<LibsystemdResul
     unset: c.unsetEnvironment ?? false,
     state: c.state.toString('base64'),
     fds: c.fds.map((fd) => slots.get(fd)!),
+    ...(c.barrierTimeoutUsec === undefined
+      ? {}
+      : { barrierTimeoutUsec: BigInt(c.barrierTimeoutUsec).toString() }),
   }));
 
   const env = { ...process.env };
