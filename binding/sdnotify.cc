@@ -14,10 +14,14 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipeCloexec", Napi::Function::New(env, PipeCloexec, "pipeCloexec"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("hungUp", Napi::Function::New(env, HungUp, "hungUp"));
+  exports.Set("memfdSealed", Napi::Function::New(env, MemfdSealed, "memfdSealed"));
+  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
+  exports.Set("fdInfo", Napi::Function::New(env, FdInfo, "fdInfo"));
   exports.Set("sendUnix", Napi::Function::New(env, SendUnix, "sendUnix"));
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
   exports.Set("bindUnix", Napi::Function::New(env, BindUnix, "bindUnix"));
   exports.Set("recvUnix", Napi::Function::New(env, RecvUnix, "recvUnix"));
+  exports.Set("listenUnix", Napi::Function::New(env, ListenUnix, "listenUnix"));
   return exports;
 }
 

@@ -16,11 +16,15 @@ Napi::Value GetEnv(const Napi::CallbackInfo& info);
 Napi::Value PipeCloexec(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 Napi::Value HungUp(const Napi::CallbackInfo& info);
+Napi::Value MemfdSealed(const Napi::CallbackInfo& info);
+Napi::Value SetCloexec(const Napi::CallbackInfo& info);
+Napi::Value FdInfo(const Napi::CallbackInfo& info);
 
 // socket.cc
 Napi::Value SendUnix(const Napi::CallbackInfo& info);
 Napi::Value ProbeUnix(const Napi::CallbackInfo& info);
 Napi::Value BindUnix(const Napi::CallbackInfo& info);
 Napi::Value RecvUnix(const Napi::CallbackInfo& info);
+Napi::Value ListenUnix(const Napi::CallbackInfo& info);
 
 }  // namespace sdnotify

@@ -261,3 +261,32 @@ Napi::Value RecvUnix(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace sdnotify
+
+namespace sdnotify {
+
+// listenUnix(address: Buffer, backlog: number) -> fd of a close-on-exec AF_UNIX stream socket
+// bound and listening there, or -errno. Bound here rather than by libuv, which unlinks the path
+// of a socket it bound when the server closes: a stored listener must keep its path.
+Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string address;
+  int64_t backlog = 0;
+  if (!CheckArity(info, 2, "listenUnix") || !GetBytes(info, 0, "address", &address) ||
+      !GetInt(info, 1, "backlog", 0, 0x7fffffff, &backlog)) {
+    return env.Undefined();
+  }
+  sockaddr_un sa;
+  int salen = MakeAddress(address, &sa);
+  if (salen < 0) return Napi::Number::New(env, salen);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), static_cast<socklen_t>(salen)) < 0 ||
+      listen(fd, static_cast<int>(backlog)) < 0) {
+    int e = errno;
+    close(fd);
+    return Napi::Number::New(env, -e);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+}  // namespace sdnotify

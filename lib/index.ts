@@ -27,4 +27,28 @@ export {
   sd_notify_barrier,
   sd_pid_notify_barrier,
 } from './dropin';
+export {
+  storeFd,
+  removeFds,
+  fdStoreStatus,
+  saveState,
+  restoreState,
+  type StorableFd,
+  type StoreFdOptions,
+} from './fdstore';
+export {
+  SD_LISTEN_FDS_START,
+  sd_listen_fds,
+  sd_listen_fds_with_names,
+  listenFds,
+  fdInfo,
+  adopt,
+  adoptServer,
+  adoptSocket,
+  adoptDgram,
+  readFdContents,
+  listenUnix,
+  type ListenFd,
+  type FdInfo,
+} from './listen-fds';
 export { MAX_MESSAGE_BYTES, MAX_FDS, U64_MAX } from './validate';

@@ -36,6 +36,16 @@ export interface NativeBinding {
   closeFd(fd: number): number;
   /** 1 if the pipe's writers are all gone (POLLHUP), 0 if not yet, -errno; never waits. */
   hungUp(fd: number): number;
+  /** A close-on-exec memfd holding data, sealed against change, or -errno. */
+  memfdSealed(name: Uint8Array, data: Uint8Array): number;
+  /** FD_CLOEXEC on: 0 or -errno. */
+  setCloexec(fd: number): number;
+  /** fstat and socket options of an fd (socket fields -1 when not a socket), or -errno. */
+  fdInfo(
+    fd: number,
+  ): { mode: number; size: number; soType: number; soDomain: number; acceptConn: number } | number;
+  /** A close-on-exec AF_UNIX stream socket bound (natively) and listening, or -errno. */
+  listenUnix(address: Uint8Array, backlog: number): number;
   bindUnix(address: Uint8Array): number;
   recvUnix(fd: number): ReceivedDatagram | null | number;
 }
@@ -61,6 +71,10 @@ const EXPECTED: readonly (keyof NativeBinding)[] = [
   'pipeCloexec',
   'closeFd',
   'hungUp',
+  'memfdSealed',
+  'setCloexec',
+  'fdInfo',
+  'listenUnix',
   'bindUnix',
   'recvUnix',
 ];

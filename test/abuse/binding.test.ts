@@ -33,6 +33,10 @@ const ENTRY_POINTS: Record<string, string[]> = {
   pipeCloexec: [],
   closeFd: ['0x7ffffff0'],
   hungUp: ['0x7ffffff0'],
+  memfdSealed: ['Buffer.from("x")', 'Buffer.from("data")'],
+  setCloexec: ['0x7ffffff0'],
+  fdInfo: ['0x7ffffff0'],
+  listenUnix: ['Buffer.from("/nonexistent/dir/sock")', '16'],
   bindUnix: ['Buffer.from("/nonexistent/dir/sock")'],
   recvUnix: ['0x7ffffff0'],
 };
