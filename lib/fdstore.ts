@@ -120,6 +120,7 @@ function stateName(fn: string, name: unknown): string {
   if (name === undefined) return 'state';
   if (typeof name !== 'string')
     throw new TypeError(`${fn}: options.name must be a string, got ${describe(name)}`);
+  if (name.length === 0) throw new RangeError(`${fn}: options.name must not be empty`);
   // room for ".<generation>" within FDNAME's 255
   checkFdName(`${fn}: options.name`, `${name}.0000000000`);
   return name;
