@@ -125,4 +125,30 @@ describe.each(BACKENDS)('no fd leaks on the %s backend', (backend) => {
     expect([...seen.keys()].sort()).toEqual(['EAGAIN', 'ECONNREFUSED', 'ENOENT', 'EPROTOTYPE']);
     expect(fs.fstatSync(devNull).isCharacterDevice()).toBe(true);
   });
+
+  it(`${SENDS} barriers and ${SENDS} storeFd calls, processed or failing, leave the fd count unchanged`, async () => {
+    setNotifySocket(peer.notifySocket);
+    await lib.barrier(); // warm up the barrier's own path (net.Socket on a pipe)
+    await new Promise((r) => setTimeout(r, 20));
+    const before = openFds();
+    const failing = [uniqueSocketPath(), stale, stream.notifySocket, paused.notifySocket];
+    const codes = new Map<string, number>();
+    for (let i = 0; i < SENDS; i++) {
+      setNotifySocket(peer.notifySocket);
+      expect(await lib.barrier({ timeout: 5000 })).toBe(true); // the peer closes the fd it gets
+      expect(lib.storeFd(fds[i % fds.length], { name: 'leak' })).toBe(true);
+      setNotifySocket(failing[i % failing.length]);
+      const rc = await lib.sd_notify_barrier(0, 1_000_000);
+      codes.set(String(rc), (codes.get(String(rc)) ?? 0) + 1);
+      try {
+        lib.storeFd(fds[0], { name: 'leak' });
+      } catch {
+        // every kind of failure, counted by the barrier above
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50)); // net.Socket closes its fd on the next tick
+    expect(openFds()).toBe(before);
+    // ENOENT, ECONNREFUSED, EPROTOTYPE, EAGAIN: no barrier to a broken peer resolved.
+    expect([...codes.keys()].sort()).toEqual(['-11', '-111', '-2', '-91']);
+  });
 });
