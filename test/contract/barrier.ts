@@ -17,13 +17,8 @@ import { Worker } from 'node:worker_threads';
 import { setNotifySocket } from '../helpers/env';
 import { canSendForOtherPid, liveOtherPid, openFds, unusedPid } from '../helpers/fds';
 import { countRoutes, loadLib, type ForcedBackend, type Lib } from '../helpers/lib';
-import {
-  PythonPeer,
-  makeStaleSocket,
-  uniqueName,
-  uniqueSocketPath,
-  type ReceivedMessage,
-} from '../helpers/peer';
+import { PythonPeer, uniqueSocketPath, type ReceivedMessage } from '../helpers/peer';
+import { brokenAddresses } from '../helpers/broken-addresses';
 
 const E = os.constants.errno;
 /** A failing barrier must settle at once: it has nothing to wait for. */
@@ -287,29 +282,7 @@ export function barrierSuite(backend: ForcedBackend): void {
   });
 
   describe('transport failures', () => {
-    const failures: Array<[string, string, () => Promise<string>]> = [
-      ['a path that does not exist', 'ENOENT', async () => uniqueSocketPath()],
-      [
-        'a socket file whose owner has exited',
-        'ECONNREFUSED',
-        async () => {
-          const p = uniqueSocketPath();
-          makeStaleSocket(p);
-          cleanups.push(() => fs.rmSync(p, { force: true }));
-          return p;
-        },
-      ],
-      [
-        'an abstract name nobody bound',
-        'ECONNREFUSED',
-        async () => `@${uniqueName('sdn-unbound')}`,
-      ],
-      [
-        'a stream socket at the path',
-        'EPROTOTYPE',
-        async () => (await startPeer({ type: 'stream' })).notifySocket,
-      ],
-    ];
+    const failures = brokenAddresses({ cleanups, startPeer });
 
     it.each(failures)(
       '%s: barrier() rejects with SdNotifyError %s at once, leaving no fd behind',

@@ -20,13 +20,8 @@ import {
   unusedPid,
 } from '../helpers/fds';
 import { countRoutes, loadLib, type ForcedBackend, type Lib } from '../helpers/lib';
-import {
-  PythonPeer,
-  makeStaleSocket,
-  uniqueName,
-  uniqueSocketPath,
-  type ReceivedMessage,
-} from '../helpers/peer';
+import { PythonPeer, uniqueSocketPath, type ReceivedMessage } from '../helpers/peer';
+import { brokenAddresses } from '../helpers/broken-addresses';
 
 const E = os.constants.errno;
 /** A failing send must come back at once: never wait for a manager that is not reading. */
@@ -419,51 +414,7 @@ export function contractSuite(backend: ForcedBackend): void {
   });
 
   describe('transport failures', () => {
-    type Setup = () => Promise<string>;
-    const failures: Array<[string, string, Setup]> = [
-      ['a path that does not exist', 'ENOENT', async () => uniqueSocketPath()],
-      [
-        'a regular file at the path',
-        'ECONNREFUSED',
-        async () => {
-          const p = uniqueSocketPath();
-          fs.writeFileSync(p, '');
-          cleanups.push(() => fs.rmSync(p, { force: true }));
-          return p;
-        },
-      ],
-      [
-        'a socket file whose owner has exited',
-        'ECONNREFUSED',
-        async () => {
-          const p = uniqueSocketPath();
-          makeStaleSocket(p);
-          cleanups.push(() => fs.rmSync(p, { force: true }));
-          return p;
-        },
-      ],
-      [
-        'an abstract name nobody bound',
-        'ECONNREFUSED',
-        async () => `@${uniqueName('sdn-unbound')}`,
-      ],
-      [
-        'a stream socket at the path',
-        'EPROTOTYPE',
-        async () => (await startPeer({ type: 'stream' })).notifySocket,
-      ],
-      [
-        'a seqpacket socket at the path',
-        'EPROTOTYPE',
-        async () => (await startPeer({ type: 'seqpacket' })).notifySocket,
-      ],
-      // The kernel looks abstract names up per socket type: a stream socket's name is "unbound" to a datagram.
-      [
-        'an abstract name bound only by a stream socket',
-        'ECONNREFUSED',
-        async () => (await startPeer({ type: 'stream', abstract: true })).notifySocket,
-      ],
-    ];
+    const failures = brokenAddresses({ cleanups, startPeer });
 
     it.each(failures)('%s: notify() throws %s with a hint, at once', async (_what, code, setup) => {
       const address = await setup();
