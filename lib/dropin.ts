@@ -6,7 +6,7 @@ import { parseNotifySocket } from './address';
 import { backendInfo, transmit } from './backend/select';
 import { errno } from './errors';
 import { runBarrier } from './barrier';
-import { MAX_FDS, U64_MAX, describe } from './validate';
+import { MAX_FDS, U64_MAX, describe, unsetEnvironmentArg } from './validate';
 
 let warnedNoTransport = false;
 
@@ -20,14 +20,6 @@ function noTransport(): number {
     );
   }
   return -errno('ENOSYS');
-}
-
-function unsetArg(fn: string, value: unknown): boolean {
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number' && Number.isInteger(value)) return value !== 0;
-  throw new TypeError(
-    `${fn}: unset_environment must be a boolean or an integer, got ${describe(value)}`,
-  );
 }
 
 /** An int32, as C's pid_t and int: which values make sense is the kernel's to answer, as in C. */
@@ -71,7 +63,7 @@ function pidNotifyWithFds(
   fdsIn: unknown,
 ): number {
   const pid = int32Arg(fn, 'pid', pidIn);
-  const unset = unsetArg(fn, unsetIn);
+  const unset = unsetEnvironmentArg(fn, unsetIn);
   const state = stateArg(fn, stateIn);
   const fds = fdsArg(fn, fdsIn);
   try {
@@ -148,7 +140,7 @@ async function pidNotifyBarrier(
   timeoutIn: unknown,
 ): Promise<number> {
   const pid = int32Arg(fn, 'pid', pidIn);
-  const unset = unsetArg(fn, unsetIn);
+  const unset = unsetEnvironmentArg(fn, unsetIn);
   const timeoutMs = timeoutArg(fn, timeoutIn);
   const { rc } = await runBarrier({ pid, unset, socket: undefined, timeoutMs, signal: undefined });
   return rc === -errno('ENOSYS') && process.env.NOTIFY_SOCKET !== undefined ? noTransport() : rc;

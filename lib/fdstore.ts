@@ -4,8 +4,8 @@ import type dgram from 'node:dgram';
 import type { FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 
-import { loadNative } from './backend/native';
-import { SdNotifyError, transportError } from './errors';
+import { requireNative } from './backend/native';
+import { transportError } from './errors';
 import { listenFds, readFdContents, type ListenFd } from './listen-fds';
 import { notify } from './notify';
 import { checkFdName, describe } from './validate';
@@ -145,23 +145,15 @@ export function saveState(data: Uint8Array | string, options?: { name?: string }
       `saveState(data): data must be a Buffer, Uint8Array or string, got ${describe(data)}`,
     );
   if (process.env.NOTIFY_SOCKET === undefined || process.env.NOTIFY_SOCKET === '') return false;
-  const loaded = loadNative();
-  if (!loaded.ok) {
-    throw new SdNotifyError(`saveState: no transport: ${loaded.error.message}`, {
-      code: 'ERR_SDNOTIFY_NO_TRANSPORT',
-      hint: 'build the addon with `npm rebuild sdnotify` (`npm run build:native` in a clone)',
-      address: process.env.NOTIFY_SOCKET,
-      cause: loaded.error,
-    });
-  }
+  const binding = requireNative('saveState', process.env.NOTIFY_SOCKET);
   const gen = generations.get(name) ?? { last: 0, stale: new Set<number>() };
   const next = gen.last + 1;
-  const fd = loaded.binding.memfdSealed(Buffer.from(`sdnotify:${name}`), bytes);
+  const fd = binding.memfdSealed(Buffer.from(`sdnotify:${name}`), bytes);
   if (fd < 0) throw transportError(fd, 'memfd_create', process.env.NOTIFY_SOCKET);
   try {
     notify({ fdStore: true, fdName: `${name}.${next}`, fdPoll: false }, { fds: [fd] });
   } finally {
-    loaded.binding.closeFd(fd); // the manager holds its own copy now
+    binding.closeFd(fd); // the manager holds its own copy now
   }
   if (gen.last > 0) gen.stale.add(gen.last);
   gen.last = next;

@@ -5,9 +5,9 @@ import { readSync } from 'node:fs';
 import net from 'node:net';
 
 import { parseNotifySocket } from './address';
-import { loadNative, type NativeBinding } from './backend/native';
+import { requireNative, type NativeBinding } from './backend/native';
 import { SdNotifyError, errno, errnoDescription, errnoName, transportError } from './errors';
-import { describe } from './validate';
+import { describe, unsetEnvironmentArg } from './validate';
 
 /** The first fd systemd passes (after stdin, stdout, stderr). */
 export const SD_LISTEN_FDS_START = 3;
@@ -18,20 +18,7 @@ export interface ListenFd {
   name: string;
 }
 
-function binding(): NativeBinding {
-  const loaded = loadNative();
-  if (!loaded.ok) {
-    throw new SdNotifyError(
-      `sdnotify: the native addon is needed for this: ${loaded.error.message}`,
-      {
-        code: 'ERR_SDNOTIFY_NO_TRANSPORT',
-        hint: 'build the addon with `npm rebuild sdnotify` (`npm run build:native` in a clone)',
-        cause: loaded.error,
-      },
-    );
-  }
-  return loaded.binding;
-}
+const binding = (): NativeBinding => requireNative('sdnotify listen fds');
 
 function unsetListenEnv(unset: boolean): void {
   if (!unset) return;
@@ -101,21 +88,13 @@ function listenFdsCount(): number {
   return n;
 }
 
-function unsetArg(fn: string, value: unknown): boolean {
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number' && Number.isInteger(value)) return value !== 0;
-  throw new TypeError(
-    `${fn}: unset_environment must be a boolean or an integer, got ${describe(value)}`,
-  );
-}
-
 /**
  * `int sd_listen_fds(int unset_environment)`: how many fds systemd passed to this process
  * (from fd 3), 0 when none or they are for another pid, -errno when the variables are garbage.
  * Sets FD_CLOEXEC on each, so children do not inherit them.
  */
 export function sd_listen_fds(unset_environment: boolean | number): number {
-  const unset = unsetArg('sd_listen_fds', unset_environment);
+  const unset = unsetEnvironmentArg('sd_listen_fds', unset_environment);
   try {
     return listenFdsCount();
   } finally {
@@ -132,7 +111,7 @@ export function sd_listen_fds_with_names(unset_environment: boolean | number): {
   n: number;
   names: string[];
 } {
-  const unset = unsetArg('sd_listen_fds_with_names', unset_environment);
+  const unset = unsetEnvironmentArg('sd_listen_fds_with_names', unset_environment);
   try {
     const text = process.env.LISTEN_FDNAMES;
     // As strv_split(…, EXTRACT_DONT_COALESCE_SEPARATORS): "" is one empty name, "a::b" three.

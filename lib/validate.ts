@@ -92,3 +92,12 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   return typeof value;
 }
+
+/** C's `int unset_environment`: a boolean, or an integer (non-zero = true). */
+export function unsetEnvironmentArg(fn: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return value !== 0;
+  throw new TypeError(
+    `${fn}: unset_environment must be a boolean or an integer, got ${describe(value)}`,
+  );
+}

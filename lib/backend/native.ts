@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { SdNotifyError } from '../errors';
+
 /** What `binding/` exports. Numbers are byte counts or minus errno; nothing here throws but TypeError. */
 export interface NativeBinding {
   libsystemdInfo(): {
@@ -138,4 +140,19 @@ export function loadNative(env: NodeJS.ProcessEnv = process.env): LoadResult {
     error.message = error.message.trim();
     return { ok: false, error };
   }
+}
+
+/**
+ * The addon, for a feature that cannot work without it (listen fds, memfd state, the test kit):
+ * throws SdNotifyError `ERR_SDNOTIFY_NO_TRANSPORT` naming `what` and why the addon did not load.
+ */
+export function requireNative(what: string, address?: string): NativeBinding {
+  const loaded = loadNative();
+  if (loaded.ok) return loaded.binding;
+  throw new SdNotifyError(`${what} needs the native addon: ${loaded.error.message}`, {
+    code: 'ERR_SDNOTIFY_NO_TRANSPORT',
+    hint: 'build the addon with `npm rebuild sdnotify` (`npm run build:native` in a clone); that needs cmake and a C++ compiler',
+    address,
+    cause: loaded.error,
+  });
 }

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { parseNotifySocket } from '../address';
-import { loadNative, type NativeBinding } from '../backend/native';
-import { SdNotifyError, transportError } from '../errors';
+import { requireNative, type NativeBinding } from '../backend/native';
+import { transportError } from '../errors';
 
 /** One notification as the manager would see it. */
 export interface ReceivedNotification {
@@ -80,14 +80,7 @@ export class NotifyListener extends EventEmitter<{
 
   /** Binds the socket. Rejects with SdNotifyError when the addon is missing or bind fails. */
   static async create(options: NotifyListenerOptions = {}): Promise<NotifyListener> {
-    const loaded = loadNative();
-    if (!loaded.ok) {
-      throw new SdNotifyError(`NotifyListener needs the native addon: ${loaded.error.message}`, {
-        code: 'ERR_SDNOTIFY_NO_TRANSPORT',
-        hint: 'build the addon with `npm rebuild sdnotify` (`npm run build:native` in a clone); that needs cmake and a C++ compiler',
-        cause: loaded.error,
-      });
-    }
+    const binding = requireNative('NotifyListener');
     let tempDir: string | undefined;
     let value: string;
     if (options.abstract !== undefined) value = `@${options.abstract}`;
@@ -102,9 +95,9 @@ export class NotifyListener extends EventEmitter<{
         `NotifyListener address ${value} ${address.kind === 'invalid' ? address.reason : 'must be AF_UNIX'}`,
       );
     }
-    const fd = loaded.binding.bindUnix(address.sunPath);
+    const fd = binding.bindUnix(address.sunPath);
     if (fd < 0) throw transportError(fd, 'bind', value);
-    return new NotifyListener(loaded.binding, fd, value, tempDir, options.pollIntervalMs ?? 5);
+    return new NotifyListener(binding, fd, value, tempDir, options.pollIntervalMs ?? 5);
   }
 
   /** `{ NOTIFY_SOCKET }`, to spread into a child's environment. */
